@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "headcount",
+    products: [
+        .executable(name: "headcount", targets: ["headcount"]),
+        .library(name: "HeadcountCore", targets: ["HeadcountCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // zlib from Debian's zlib1g-dev, behind a shim for the macros Swift cannot import.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "HeadcountCore",
+            dependencies: ["CZlib"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(
+            name: "headcount",
+            dependencies: [
+                "HeadcountCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "HeadcountCoreTests",
+            dependencies: ["HeadcountCore"]
+        ),
+        .testTarget(
+            name: "HeadcountEndToEndTests",
+            dependencies: ["headcount", "HeadcountCore"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

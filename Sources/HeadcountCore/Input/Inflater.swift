@@ -1,0 +1,70 @@
+import CZlib
+
+/// A raw gzip-member decompressor: the part of gzip reading that a faster
+/// library can replace. Member boundaries, offsets and errors are handled by
+/// `GzipStream`, so every implementation behaves the same at the edges.
+public protocol Inflater: AnyObject {
+    /// A short name for `summary.json` and benchmarks ("zlib", "isa-l").
+    var name: String { get }
+    /// Decompresses from `input` into `output`.
+    ///
+    /// Returns the bytes consumed and produced, and whether the current gzip
+    /// member ended (header, data and CRC/size trailer all checked).
+    /// - Throws: `InflateFailure` when the data is not valid gzip.
+    func inflate(input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer) throws
+        -> (consumed: Int, produced: Int, memberEnded: Bool)
+    /// Prepares for the next member of a multi-member file.
+    func reset()
+}
+
+/// Why an inflater refused its input; `GzipStream` adds the file and offset.
+public struct InflateFailure: Error {
+    public var reason: String
+    /// Bytes of the current `input` consumed before the failure was detected.
+    public var consumed: Int
+}
+
+/// zlib's inflate in gzip mode (window bits 15 + 16): checks the header, the CRC-32 and ISIZE.
+public final class ZlibInflater: Inflater {
+    public let name = "zlib"
+    private var stream = z_stream()
+
+    public init() {
+        let rc = headcount_inflateInit2(&stream, 15 + 16)
+        precondition(rc == Z_OK, "inflateInit2 failed: \(rc)")
+    }
+
+    deinit { inflateEnd(&stream) }
+
+    public func reset() { inflateReset(&stream) }
+
+    public func inflate(input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer) throws
+        -> (consumed: Int, produced: Int, memberEnded: Bool)
+    {
+        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = uInt(input.count)
+        stream.next_out = output.baseAddress?.assumingMemoryBound(to: Bytef.self)
+        stream.avail_out = uInt(output.count)
+        let rc = CZlib.inflate(&stream, Z_NO_FLUSH)
+        let consumed = input.count - Int(stream.avail_in)
+        let produced = output.count - Int(stream.avail_out)
+        switch rc {
+        case Z_STREAM_END:
+            return (consumed, produced, true)
+        case Z_OK, Z_BUF_ERROR:
+            return (consumed, produced, false)
+        case Z_NEED_DICT:
+            throw InflateFailure(reason: "corrupt gzip data (a preset dictionary is required)", consumed: consumed)
+        case Z_MEM_ERROR:
+            throw InflateFailure(reason: "out of memory while decompressing", consumed: consumed)
+        default:
+            let detail = stream.msg.map { String(cString: $0) } ?? "error \(rc)"
+            throw InflateFailure(reason: "corrupt gzip data (\(detail))", consumed: consumed)
+        }
+    }
+}
+
+/// The inflater a run uses unless told otherwise: the fastest one built in.
+public func makeDefaultInflater() -> Inflater {
+    ZlibInflater()
+}

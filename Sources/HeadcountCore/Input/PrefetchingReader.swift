@@ -1,0 +1,128 @@
+import Foundation
+
+/// Something that fills caller memory with the next bytes of a stream; 0 means the end.
+public protocol ChunkSource: AnyObject {
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+extension ByteStream: ChunkSource {}
+
+/// Decompresses on its own thread, a few chunks ahead of the reader.
+///
+/// Inflating is the slowest stage of a run; overlapping it with CSV scanning
+/// and counting makes a run take about as long as inflating alone. Memory is
+/// bounded: `depth` chunks of `chunkSize` bytes.
+public final class PrefetchingReader: ChunkSource {
+    /// Bytes per chunk: big enough to amortise the hand-off, small enough to stay in L2/L3.
+    public static let defaultChunkSize = 1 << 20
+    /// Chunks in flight between the two threads.
+    public static let defaultDepth = 4
+
+    private final class Chunk {
+        let memory: UnsafeMutableRawBufferPointer
+        var count = 0
+        init(size: Int) { memory = .allocate(byteCount: size, alignment: 64) }
+        deinit { memory.deallocate() }
+    }
+
+    private let condition = NSCondition()
+    private var full: [Chunk] = []
+    private var empty: [Chunk]
+    private var finished = false
+    private var failure: Error?
+    private var cancelled = false
+    private var producerDone = false
+    private var current: Chunk?
+    private var currentOffset = 0
+
+    public init(_ source: ChunkSource, chunkSize: Int = defaultChunkSize, depth: Int = defaultDepth) {
+        empty = (0..<depth).map { _ in Chunk(size: chunkSize) }
+        let thread = Thread { [self] in self.produce(from: source) }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    deinit {
+        cancel()
+    }
+
+    /// Stops the producer and waits for it; safe to call more than once.
+    public func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        while !producerDone { condition.wait() }
+        condition.unlock()
+    }
+
+    private func produce(from source: ChunkSource) {
+        while true {
+            condition.lock()
+            while empty.isEmpty && !cancelled { condition.wait() }
+            if cancelled {
+                producerDone = true
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let chunk = empty.removeLast()
+            condition.unlock()
+
+            var filled = 0
+            var caught: Error?
+            var atEnd = false
+            do {
+                while filled < chunk.memory.count {
+                    let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: chunk.memory[filled...]))
+                    if n == 0 { atEnd = true; break }
+                    filled += n
+                }
+            } catch {
+                caught = error
+            }
+            chunk.count = filled
+
+            condition.lock()
+            if filled > 0 { full.append(chunk) } else { empty.append(chunk) }
+            if let caught {
+                failure = caught
+            }
+            if atEnd || failure != nil {
+                finished = true
+                producerDone = true
+            }
+            condition.broadcast()
+            let stop = finished
+            condition.unlock()
+            if stop { return }
+        }
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if current == nil {
+            condition.lock()
+            while full.isEmpty && !finished { condition.wait() }
+            if full.isEmpty {
+                let error = failure
+                condition.unlock()
+                if let error { throw error }
+                return 0
+            }
+            current = full.removeFirst()
+            currentOffset = 0
+            condition.unlock()
+        }
+        let chunk = current!
+        let n = min(buffer.count, chunk.count - currentOffset)
+        buffer.baseAddress!.copyMemory(from: chunk.memory.baseAddress! + currentOffset, byteCount: n)
+        currentOffset += n
+        if currentOffset == chunk.count {
+            condition.lock()
+            empty.append(chunk)
+            current = nil
+            condition.broadcast()
+            condition.unlock()
+        }
+        return n
+    }
+}

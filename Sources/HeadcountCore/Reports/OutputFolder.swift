@@ -1,0 +1,163 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Temporary files that must not outlive the process, removed on failure and on signals.
+public enum TemporaryFiles {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var paths: Set<String> = []
+
+    public static func register(_ path: String) {
+        lock.lock(); paths.insert(path); lock.unlock()
+    }
+
+    public static func unregister(_ path: String) {
+        lock.lock(); paths.remove(path); lock.unlock()
+    }
+
+    /// Removes every registered file; called on failure and from the signal handler.
+    public static func removeAll() {
+        lock.lock()
+        let all = paths
+        paths.removeAll()
+        lock.unlock()
+        for p in all { unlink(p) }
+    }
+}
+
+/// Writes report files atomically: each to a temporary name in the output
+/// folder, then all renamed into place at `commit()`, so that a reader never
+/// sees a half-written report and a failed run leaves none.
+public final class OutputFolder {
+    public let path: String
+    private var staged: [(temporary: String, final: String)] = []
+    private let suffix = ".tmp-\(getpid())"
+
+    /// Creates the folder (and its parents) when missing.
+    /// - Throws: `.environment` when it cannot be created or written.
+    public init(path: String) throws {
+        self.path = path
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw HeadcountError(.environment, "cannot create the output folder", file: path)
+        }
+        if access(path, W_OK) != 0 {
+            throw HeadcountError(.environment, "the output folder is not writable", file: path)
+        }
+    }
+
+    /// The temporary path a file named `name` is written to before commit.
+    public func temporaryPath(for name: String) -> String {
+        (path as NSString).appendingPathComponent(".\(name)\(suffix)")
+    }
+
+    /// Opens a staged file for streaming writes (e.g. rejects); renamed at commit.
+    public func open(_ name: String) throws -> FileSink {
+        let tmp = temporaryPath(for: name)
+        TemporaryFiles.register(tmp)
+        staged.append((tmp, (path as NSString).appendingPathComponent(name)))
+        return try FileSink(path: tmp, reportedAs: name)
+    }
+
+    /// Stages `bytes` as `name`.
+    public func write(_ name: String, _ bytes: [UInt8]) throws {
+        let sink = try open(name)
+        try sink.write(bytes)
+        try sink.close()
+    }
+
+    /// Moves every staged file into place.
+    /// - Throws: `.environment` when a rename fails (the staged files are removed).
+    public func commit() throws {
+        for (tmp, final) in staged {
+            if rename(tmp, final) != 0 {
+                let err = String(cString: strerror(errno))
+                discard()
+                throw HeadcountError(.environment, "cannot move the report into place: \(err)", file: final)
+            }
+            TemporaryFiles.unregister(tmp)
+        }
+        staged.removeAll()
+    }
+
+    /// Removes the staged files.
+    public func discard() {
+        for (tmp, _) in staged {
+            unlink(tmp)
+            TemporaryFiles.unregister(tmp)
+        }
+        staged.removeAll()
+    }
+
+    /// Removes the staged file `name` without publishing it.
+    public func discard(named name: String) {
+        let tmp = temporaryPath(for: name)
+        unlink(tmp)
+        TemporaryFiles.unregister(tmp)
+        staged.removeAll { $0.temporary == tmp }
+    }
+
+    /// Removes `name` from the folder if present (a stale file from an earlier run).
+    public func removeStale(_ name: String) {
+        unlink((path as NSString).appendingPathComponent(name))
+    }
+}
+
+/// A buffered file writer that reports failures (a full disk, a file-size limit) as `.environment`.
+public final class FileSink {
+    private var fd: Int32
+    private var buffer: [UInt8] = []
+    private let path: String
+    private let reportedAs: String
+    static let flushSize = 1 << 16
+
+    init(path: String, reportedAs: String) throws {
+        self.path = path
+        self.reportedAs = reportedAs
+        fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 {
+            throw HeadcountError(.environment, "cannot write: \(String(cString: strerror(errno)))", file: reportedAs)
+        }
+        buffer.reserveCapacity(Self.flushSize * 2)
+    }
+
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    public func write(_ bytes: [UInt8]) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= Self.flushSize { try flush() }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= Self.flushSize { try flush() }
+    }
+
+    public func flush() throws {
+        var offset = 0
+        while offset < buffer.count {
+            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw HeadcountError(.environment, "write failed: \(String(cString: strerror(errno)))",
+                                     file: reportedAs)
+            }
+            offset += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    public func close() throws {
+        try flush()
+        if fsync(fd) != 0 && errno != EINVAL {
+            throw HeadcountError(.environment, "write failed: \(String(cString: strerror(errno)))", file: reportedAs)
+        }
+        let rc = Glibc.close(fd)
+        fd = -1
+        if rc != 0 {
+            throw HeadcountError(.environment, "write failed: \(String(cString: strerror(errno)))", file: reportedAs)
+        }
+    }
+}

@@ -1,0 +1,73 @@
+/// Renders `teams.csv`, `audiences.csv` and `summary.json` from `ReportData`.
+public enum ReportRenderer {
+    public static let teamsHeader = ["team_id", "contact_rows", "audiences", "legacy_contacts",
+                                     "global_contacts", "duplicate_records", "reduction_pct",
+                                     "unsubscribed_contacts", "contacts_without_audience", "rejected_rows"]
+    public static let audiencesHeader = ["team_id", "audience_id", "contacts", "shared_contacts",
+                                         "exclusive_contacts"]
+
+    public static func teamsCSV(_ data: ReportData) -> [UInt8] {
+        var w = CSVWriter()
+        w.row(teamsHeader)
+        for t in data.teams {
+            var fields: [[UInt8]] = [t.teamID]
+            for n in [t.contactRows, t.audiences, t.legacyContacts, t.globalContacts, t.duplicateRecords] {
+                fields.append(Array(String(n).utf8))
+            }
+            fields.append(Array(t.reductionPct.utf8))
+            for n in [t.unsubscribedContacts, t.contactsWithoutAudience, t.rejectedRows] {
+                fields.append(Array(String(n).utf8))
+            }
+            w.row(fields)
+        }
+        return w.bytes
+    }
+
+    public static func audiencesCSV(_ data: ReportData) -> [UInt8] {
+        var w = CSVWriter()
+        w.row(audiencesHeader)
+        for a in data.audiences {
+            w.row([a.teamID, a.audienceID, Array(String(a.contacts).utf8), Array(String(a.sharedContacts).utf8),
+                   Array(String(a.exclusiveContacts).utf8)])
+        }
+        return w.bytes
+    }
+
+    public static func summaryJSON(_ data: ReportData) -> [UInt8] {
+        let t = data.totals
+        let saving = data.teams.reduce(0) { $0 + $1.duplicateRecords }
+        let reasons = RejectReason.allCases.sorted().map { ($0.rawValue, JSON.int(data.rejectedByReason[$0] ?? 0)) }
+        let histogram = data.audiencesPerEmail.enumerated().map { k, n in
+            JSON.object([("audiences", .int(k)), ("emails", .int(n))])
+        }
+        let json = JSON.object([
+            ("run_id", .string(data.runID)),
+            ("label", data.label.map(JSON.string) ?? .null),
+            ("tool", .object([("name", .string("headcount")), ("version", .string(data.toolVersion))])),
+            ("started_at", .string(data.startedAt)),
+            ("finished_at", .string(data.finishedAt)),
+            ("rules", .object(data.rules)),
+            ("options", .object(data.options)),
+            ("inputs", .array(data.inputs)),
+            ("totals", .object([
+                ("teams", .int(data.teams.count)),
+                ("audiences", .int(t.audiences)),
+                ("contact_rows", .int(t.contactRows)),
+                ("legacy_contacts", .int(t.legacyContacts)),
+                ("global_contacts", .int(t.globalContacts)),
+                ("duplicate_records", .int(saving)),
+                ("reduction_pct", .number(Decimal2.percent(saving, of: t.legacyContacts))),
+                ("unsubscribed_contacts", .int(t.unsubscribedContacts)),
+                ("contacts_without_audience", .int(t.contactsWithoutAudience)),
+                ("rows_read", .int(data.rowsRead)),
+                ("rows_counted", .int(data.rowsRead - data.rowsRejected - data.rowsFiltered)),
+                ("rows_rejected", .int(data.rowsRejected)),
+                ("rows_filtered", .int(data.rowsFiltered)),
+                ("rejected_by_reason", .object(reasons)),
+                ("rejected_rows_without_team", .int(data.rejectedWithoutTeam)),
+            ])),
+            ("audiences_per_email", .array(histogram)),
+        ])
+        return Array(json.rendered().utf8)
+    }
+}

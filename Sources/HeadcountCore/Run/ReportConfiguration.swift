@@ -1,0 +1,55 @@
+import Foundation
+
+/// The report files a run can write.
+public enum ReportFormat: String, CaseIterable, Sendable {
+    case csv, json, html
+}
+
+/// Everything a `report` run needs, validated before any input is read.
+///
+/// The executable turns flags into this once; the core never sees raw flags.
+public struct ReportConfiguration: Sendable {
+    public var contacts: [String]
+    public var memberships: [String] = []
+    public var columnOverrides: [ColumnMap.Role: String] = [:]
+    /// nil: detect comma or tab from each file's header.
+    public var delimiter: UInt8?
+    /// The team of every row when the contacts have no team column.
+    public var defaultTeam = "default"
+    public var unsubscribedPolicy: UnsubscribedPolicy = .any
+    /// The run fails when more rows than this are rejected; nil means no limit.
+    public var maxRejects: Int?
+    public var formats: [ReportFormat] = [.csv, .json]
+    /// nil: `Reports/<run id>/`.
+    public var outputDirectory: String?
+    public var label: String?
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Rows longer than this are rejected as malformed.
+    public var maxRecordBytes = CSVReader.defaultMaxRecordBytes
+    /// Fixed clock for reproducible output (SOURCE_DATE_EPOCH); nil: the real clock.
+    public var fixedEpoch: Int?
+
+    public init(contacts: [String]) {
+        self.contacts = contacts
+    }
+
+    /// Checks what can be checked without reading the inputs.
+    /// - Throws: `.usage` with the flag at fault.
+    public func validate() throws {
+        if contacts.isEmpty {
+            throw HeadcountError(.usage, "--contacts needs at least one file")
+        }
+        if let maxRejects, maxRejects < 0 {
+            throw HeadcountError(.usage, "--max-rejects must be 0 or more")
+        }
+        if threads < 1 {
+            throw HeadcountError(.usage, "--threads must be 1 or more")
+        }
+        if (contacts + memberships).filter({ $0 == "-" }).count > 1 {
+            throw HeadcountError(.usage, "standard input (-) can be read only once")
+        }
+        if formats.isEmpty {
+            throw HeadcountError(.usage, "--format needs at least one of csv, json, html")
+        }
+    }
+}

@@ -1,0 +1,61 @@
+/// One row of `teams.csv`: a team's counts under both models.
+public struct TeamRow: Sendable, Equatable {
+    public var teamID: [UInt8]
+    public var contactRows: Int
+    public var audiences: Int
+    public var legacyContacts: Int
+    public var globalContacts: Int
+    public var unsubscribedContacts: Int
+    public var contactsWithoutAudience: Int
+    public var rejectedRows: Int
+
+    /// The saving of the migration: legacy minus global when positive.
+    public var duplicateRecords: Int { max(0, legacyContacts - globalContacts) }
+    /// The saving as a percentage of the legacy count, two decimals.
+    public var reductionPct: String { Decimal2.percent(duplicateRecords, of: legacyContacts) }
+}
+
+/// One row of `audiences.csv`.
+public struct AudienceRow: Sendable, Equatable {
+    public var teamID: [UInt8]
+    public var audienceID: [UInt8]
+    public var contacts: Int
+    public var sharedContacts: Int
+    public var exclusiveContacts: Int
+}
+
+/// Everything the report files are made from; the run history stores the same.
+public struct ReportData: Sendable {
+    public var runID: String
+    public var label: String?
+    public var toolVersion: String
+    public var startedAt: String
+    public var finishedAt: String
+    public var rules: [(String, JSON)]
+    public var options: [(String, JSON)]
+    public var inputs: [JSON]
+    public var teams: [TeamRow]
+    public var audiences: [AudienceRow]
+    public var audiencesPerEmail: [Int]
+    public var rejectedByReason: [RejectReason: Int]
+    public var rejectedWithoutTeam: Int
+    public var rowsRead: Int
+    public var rowsFiltered: Int
+
+    public var totals: TeamRow {
+        var t = TeamRow(teamID: [], contactRows: 0, audiences: 0, legacyContacts: 0, globalContacts: 0,
+                        unsubscribedContacts: 0, contactsWithoutAudience: 0, rejectedRows: 0)
+        for r in teams {
+            t.contactRows += r.contactRows
+            t.audiences += r.audiences
+            t.legacyContacts += r.legacyContacts
+            t.globalContacts += r.globalContacts
+            t.unsubscribedContacts += r.unsubscribedContacts
+            t.contactsWithoutAudience += r.contactsWithoutAudience
+            t.rejectedRows += r.rejectedRows
+        }
+        return t
+    }
+
+    public var rowsRejected: Int { rejectedByReason.values.reduce(0, +) }
+}

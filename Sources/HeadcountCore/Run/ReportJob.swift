@@ -1,0 +1,437 @@
+import Foundation
+
+/// What a finished `report` run produced.
+public struct ReportOutcome: Sendable {
+    public var data: ReportData
+    public var outputDirectory: String
+    /// The file names written into `outputDirectory`.
+    public var files: [String]
+}
+
+/// One `headcount report` run: reads the dumps, counts, writes the reports.
+///
+/// Stages: every input is opened and its header checked (a missing file or
+/// column fails before any work); contact files are streamed (inflate on
+/// its own thread, CSV scan, email key, count); membership files are
+/// joined to the contacts by contact id; the counter's results become
+/// `ReportData`; the report files are staged and renamed into place together.
+public final class ReportJob {
+    public let configuration: ReportConfiguration
+    public let runID: String
+    public let startedAt: Date
+
+    /// Seeds of the id tables; fixed, so that keys (and partitions) are the same on every run.
+    static let teamSeed: UInt64 = 0x7465_616d_5f69_6473
+    static let audienceSeed: UInt64 = 0x6175_6469_656e_6365
+
+    private var teams = ByteInterner(seed: teamSeed)
+    private var audiences = ByteInterner(seed: audienceSeed)
+    private var audienceTeam: [UInt32] = []
+    private var teamContactRows: [Int] = []
+    private var teamRejectedRows: [Int] = []
+    private let counter: ContactCounter
+    private let normalizer = EmailNormalizer()
+    private var contactIndex: ContactIndex?
+    private var audienceKey: [UInt8] = []
+
+    public init(configuration: ReportConfiguration, counter: ContactCounter = PartitionedCounter()) {
+        self.configuration = configuration
+        self.counter = counter
+        let now = configuration.fixedEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date()
+        startedAt = now
+        let stamp = Timestamp.compact(now)
+        runID = configuration.fixedEpoch != nil ? stamp : stamp + "-" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+    }
+
+    /// Runs the report.
+    /// - Throws: `HeadcountError`; nothing is written to the output folder when it throws.
+    public func run() throws -> ReportOutcome {
+        let config = configuration
+        try config.validate()
+        let contacts = try config.contacts.sortedByPath().map { try OpenedInput(role: .contacts, path: $0, config) }
+        let memberships = try config.memberships.sortedByPath().map {
+            try OpenedInput(role: .memberships, path: $0, config)
+        }
+        for input in contacts where input.columns.index[.email] == nil {
+            throw missingColumn(.email, in: input)
+        }
+        if !memberships.isEmpty {
+            contactIndex = ContactIndex()
+            for input in contacts where input.columns.index[.contactID] == nil {
+                throw missingColumn(.contactID, in: input, why: " (needed to join --memberships)")
+            }
+            for input in memberships {
+                if input.columns.index[.contactID] == nil { throw missingColumn(.contactID, in: input) }
+                if input.columns.index[.audience] == nil { throw missingColumn(.audience, in: input) }
+            }
+        }
+
+        let out = try OutputFolder(path: config.outputDirectory ?? "Reports/\(runID)")
+        do {
+            let rejects = try RejectLog(sink: out.open("rejects.csv"), limit: config.maxRejects)
+            for input in contacts { try readContacts(input, rejects: rejects) }
+            for input in memberships { try readMemberships(input, rejects: rejects) }
+            try rejects.close()
+
+            let all = contacts + memberships
+            for input in all where !input.stats.balances {
+                throw HeadcountError(.data, "internal accounting error: rows read \(input.stats.rowsRead) ≠ "
+                                     + "counted + rejected + filtered; no report written", file: input.path)
+            }
+            let result = try counter.finish(teams: teams.count, audienceTeam: audienceTeam,
+                                            policy: config.unsubscribedPolicy)
+            let data = makeReportData(result, inputs: all.map(\.stats), rejects: rejects)
+            var files: [String] = []
+            if config.formats.contains(.csv) {
+                try out.write("teams.csv", ReportRenderer.teamsCSV(data))
+                try out.write("audiences.csv", ReportRenderer.audiencesCSV(data))
+                files += ["teams.csv", "audiences.csv"]
+            }
+            if config.formats.contains(.json) {
+                try out.write("summary.json", ReportRenderer.summaryJSON(data))
+                files.append("summary.json")
+            }
+            if rejects.total == 0 {
+                out.discard(named: "rejects.csv")
+                out.removeStale("rejects.csv")
+            } else {
+                files.append("rejects.csv")
+            }
+            try out.commit()
+            return ReportOutcome(data: data, outputDirectory: out.path, files: files)
+        } catch {
+            out.discard()
+            throw error
+        }
+    }
+
+    private func missingColumn(_ role: ColumnMap.Role, in input: OpenedInput, why: String = "") -> HeadcountError {
+        let looked = ColumnMap.describe(role, overrides: configuration.columnOverrides)
+        let found = input.columns.header.joined(separator: ", ")
+        return HeadcountError(.usage, "no \(role.rawValue) column\(why): looked for \(looked); the header has: \(found)",
+                              file: input.path, line: 1)
+    }
+
+    // MARK: - Ids
+
+    private func internTeam(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        if let i = teams.lookup(bytes) { return i }
+        guard Self.isValidUTF8(bytes) else { return nil }
+        let i = teams.intern(bytes)
+        teamContactRows.append(0)
+        teamRejectedRows.append(0)
+        return i
+    }
+
+    private func internAudience(team: Int, _ bytes: UnsafeRawBufferPointer) -> UInt32? {
+        audienceKey.removeAll(keepingCapacity: true)
+        withUnsafeBytes(of: UInt32(team).littleEndian) { audienceKey.append(contentsOf: $0) }
+        audienceKey.append(contentsOf: bytes)
+        return audienceKey.withUnsafeBytes { key -> UInt32? in
+            if let i = audiences.lookup(key) { return UInt32(i) }
+            guard Self.isValidUTF8(bytes) else { return nil }
+            let i = audiences.intern(key)
+            audienceTeam.append(UInt32(team))
+            return UInt32(i)
+        }
+    }
+
+    @inline(__always)
+    static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        for b in bytes where b >= 0x80 {
+            return String(validating: bytes, as: UTF8.self) != nil
+        }
+        return true
+    }
+
+    /// true/false, t/f, 1/0, yes/no in any case, blanks around; empty is false. nil: not a boolean.
+    static func parseBool(_ field: UnsafeRawBufferPointer) -> Bool? {
+        var s = 0, e = field.count
+        while s < e && (field[s] == 0x20 || field[s] == 0x09) { s += 1 }
+        while e > s && (field[e - 1] == 0x20 || field[e - 1] == 0x09) { e -= 1 }
+        if e - s > 5 { return nil }
+        var word: UInt64 = 0
+        for i in s..<e {
+            let c = field[i]
+            word = word << 8 | UInt64((c &- 0x41) < 26 ? c | 0x20 : c)
+        }
+        switch word {
+        case 0: return false
+        case 0x74_7275_65, 0x74, 0x31, 0x79_6573: return true       // true t 1 yes
+        case 0x66_616c_7365, 0x66, 0x30, 0x6e_6f: return false      // false f 0 no
+        default: return nil
+        }
+    }
+
+    // MARK: - Contacts
+
+    private func readContacts(_ input: OpenedInput, rejects: RejectLog) throws {
+        let reader = input.reader
+        let stats = input.stats
+        let cols = input.columns
+        let width = cols.header.count
+        let emailCol = cols.index[.email]!
+        let teamCol = cols.index[.team]
+        let audienceCol = cols.index[.audience]
+        let unsubscribedCol = cols.index[.unsubscribed]
+        let contactCol = contactIndex == nil ? nil : cols.index[.contactID]
+        let fixedTeam: Int? = teamCol == nil
+            ? configuration.defaultTeam.utf8CString.withUnsafeBytes {
+                internTeam(UnsafeRawBufferPointer(rebasing: $0.dropLast()))
+            }
+            : nil
+        let path = input.path
+
+        func reject(_ reason: RejectReason, team: Int?) throws {
+            if let team { teamRejectedRows[team] += 1 }
+            stats.rejected[reason, default: 0] += 1
+            try rejects.add(file: path, line: reader.line, reason: reason, raw: reader.rawRecord(), hasTeam: team != nil)
+        }
+
+        while true {
+            let outcome = try input.next()
+            if outcome == .end { break }
+            stats.rowsRead += 1
+            guard outcome == .record, reader.fieldCount == width else {
+                try reject(.malformedRow, team: nil)
+                continue
+            }
+            let team: Int
+            if let fixedTeam {
+                team = fixedTeam
+            } else if let t = internTeam(reader.field(teamCol!)) {
+                team = t
+            } else {
+                try reject(.invalidUTF8, team: nil)
+                continue
+            }
+            teamContactRows[team] += 1
+
+            var flags = RecordFlags.subscribed
+            if let unsubscribedCol {
+                guard let unsubscribed = Self.parseBool(reader.field(unsubscribedCol)) else {
+                    try reject(.invalidValue, team: team)
+                    continue
+                }
+                if unsubscribed { flags = .unsubscribed }
+            }
+            var audience = noAudience
+            if let audienceCol {
+                let a = reader.field(audienceCol)
+                if a.count > 0 {
+                    guard let ai = internAudience(team: team, a) else {
+                        try reject(.invalidUTF8, team: team)
+                        continue
+                    }
+                    audience = ai
+                }
+            }
+            let key: Key128
+            switch normalizer.normalize(reader.field(emailCol)) {
+            case .invalid(let reason):
+                try reject(reason, team: team)
+                continue
+            case .valid(let email):
+                key = ByteHash.hash128(email, seed: teams.hash(of: team))
+            }
+            counter.insert(key, team: UInt32(team), audience: audience, flags: flags)
+            if let contactCol, let contactIndex {
+                let id = reader.field(contactCol)
+                if id.count > 0 {
+                    contactIndex.add(id: ContactIndex.key(of: id), contact: key, team: UInt32(team),
+                                     teamHash: teams.hash(of: team))
+                }
+            }
+            stats.rowsCounted += 1
+        }
+        input.finish()
+    }
+
+    // MARK: - Memberships
+
+    private func readMemberships(_ input: OpenedInput, rejects: RejectLog) throws {
+        let reader = input.reader
+        let stats = input.stats
+        let cols = input.columns
+        let width = cols.header.count
+        let contactCol = cols.index[.contactID]!
+        let audienceCol = cols.index[.audience]!
+        let teamCol = cols.index[.team]
+        let index = contactIndex!
+        let path = input.path
+
+        func reject(_ reason: RejectReason) throws {
+            stats.rejected[reason, default: 0] += 1
+            try rejects.add(file: path, line: reader.line, reason: reason, raw: reader.rawRecord(), hasTeam: true)
+        }
+
+        while true {
+            let outcome = try input.next()
+            if outcome == .end { break }
+            stats.rowsRead += 1
+            guard outcome == .record, reader.fieldCount == width else {
+                try reject(.malformedRow)
+                continue
+            }
+            guard let contact = index.lookup(ContactIndex.key(of: reader.field(contactCol))) else {
+                try reject(.unknownContact)
+                continue
+            }
+            if let teamCol {
+                guard teams.lookup(reader.field(teamCol)) == Int(contact.team) else {
+                    try reject(.unknownContact)
+                    continue
+                }
+            }
+            let a = reader.field(audienceCol)
+            guard a.count > 0 else {
+                try reject(.invalidValue)
+                continue
+            }
+            guard let audience = internAudience(team: Int(contact.team), a) else {
+                try reject(.invalidUTF8)
+                continue
+            }
+            counter.insert(contact.contact, team: contact.team, audience: audience, flags: [])
+            stats.rowsCounted += 1
+        }
+        input.finish()
+    }
+
+    // MARK: - Results
+
+    private func makeReportData(_ r: CountResult, inputs: [InputStats], rejects: RejectLog) -> ReportData {
+        let order = (0..<teams.count).sorted { teams.bytes(of: $0).lexicographicallyPrecedes(teams.bytes(of: $1)) }
+        var rank = [Int](repeating: 0, count: teams.count)
+        for (i, t) in order.enumerated() { rank[t] = i }
+        let teamRows = order.map { t in
+            TeamRow(teamID: Array(teams.bytes(of: t)), contactRows: teamContactRows[t], audiences: r.audiences[t],
+                    legacyContacts: r.legacy[t], globalContacts: r.global[t],
+                    unsubscribedContacts: r.unsubscribed[t], contactsWithoutAudience: r.withoutAudience[t],
+                    rejectedRows: teamRejectedRows[t])
+        }
+        let audienceOrder = (0..<audiences.count).filter { r.audienceContacts[$0] > 0 }.sorted { a, b in
+            let ta = rank[Int(audienceTeam[a])], tb = rank[Int(audienceTeam[b])]
+            if ta != tb { return ta < tb }
+            return audiences.bytes(of: a).dropFirst(4).lexicographicallyPrecedes(audiences.bytes(of: b).dropFirst(4))
+        }
+        let audienceRows = audienceOrder.map { a in
+            AudienceRow(teamID: Array(teams.bytes(of: Int(audienceTeam[a]))),
+                        audienceID: Array(audiences.bytes(of: a).dropFirst(4)),
+                        contacts: r.audienceContacts[a], sharedContacts: r.audienceShared[a],
+                        exclusiveContacts: r.audienceExclusive[a])
+        }
+        let config = configuration
+        let finished = config.fixedEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date()
+        let rules: [(String, JSON)] = [
+            ("email_key", .string("trim whitespace (ASCII and Unicode), lowercase (full Unicode mapping); "
+                                  + "plus tags and dots kept")),
+            ("key", .string("128-bit seeded hash of team and normalised email")),
+            ("unsubscribed_policy", .string(config.unsubscribedPolicy.rawValue)),
+            ("as_of", .null),
+            ("max_rejects", config.maxRejects.map(JSON.int) ?? .null),
+            ("default_team", .string(config.defaultTeam)),
+        ]
+        var overrides: [(String, JSON)] = []
+        for role in ColumnMap.Role.allCases {
+            if let name = config.columnOverrides[role] { overrides.append((role.rawValue, .string(name))) }
+        }
+        let options: [(String, JSON)] = [
+            ("layout", .string(config.memberships.isEmpty ? "legacy" : "global")),
+            ("formats", .array(config.formats.map { .string($0.rawValue) })),
+            ("delimiter", .string(config.delimiter.map(Self.delimiterName) ?? "auto")),
+            ("column_overrides", .object(overrides)),
+        ]
+        return ReportData(
+            runID: runID, label: config.label, toolVersion: HeadcountVersion.current,
+            startedAt: Timestamp.iso8601(startedAt), finishedAt: Timestamp.iso8601(finished),
+            rules: rules, options: options, inputs: inputs.map(Self.json),
+            teams: teamRows, audiences: audienceRows, audiencesPerEmail: r.audiencesPerEmail,
+            rejectedByReason: rejects.byReason, rejectedWithoutTeam: rejects.withoutTeam,
+            rowsRead: inputs.filter { $0.role == .contacts }.reduce(0) { $0 + $1.rowsRead },
+            rowsFiltered: inputs.filter { $0.role == .contacts }.reduce(0) { $0 + $1.rowsFiltered })
+    }
+
+    static func delimiterName(_ d: UInt8) -> String { d == 0x09 ? "tab" : String(UnicodeScalar(d)) }
+
+    static func json(_ s: InputStats) -> JSON {
+        var columns: [(String, JSON)] = []
+        for role in ColumnMap.Role.allCases {
+            if let name = s.columns[role] { columns.append((role.rawValue, .string(name))) }
+        }
+        return .object([
+            ("role", .string(s.role.rawValue)),
+            ("path", .string(s.path)),
+            ("format", .string(s.format.rawValue)),
+            ("bytes_read", .int(s.storedBytes)),
+            ("uncompressed_bytes", .int(s.uncompressedBytes)),
+            ("gzip_members", .int(s.gzipMembers)),
+            ("delimiter", .string(delimiterName(s.delimiter))),
+            ("columns", .object(columns)),
+            ("rows_read", .int(s.rowsRead)),
+            ("rows_counted", .int(s.rowsCounted)),
+            ("rows_rejected", .int(s.rowsRejected)),
+            ("rows_filtered", .int(s.rowsFiltered)),
+            ("blank_lines", .int(s.blankLines)),
+            ("rejected_by_reason", .object(RejectReason.allCases.sorted().map { ($0.rawValue, .int(s.rejected[$0] ?? 0)) })),
+        ])
+    }
+}
+
+/// One input, opened, its format found and its header read.
+final class OpenedInput {
+    let stats: InputStats
+    let file: InputFile
+    let stream: ByteStream
+    let reader: CSVReader
+    let columns: ColumnMap
+    var path: String { file.path }
+
+    init(role: InputStats.Role, path: String, _ config: ReportConfiguration) throws {
+        stats = InputStats(role: role, path: path)
+        file = try InputFile(path: path)
+        stream = try ByteStream(file: file)
+        let reader = CSVReader(source: PrefetchingReader(stream), delimiter: config.delimiter,
+                               maxRecordBytes: config.maxRecordBytes)
+        self.reader = reader
+        stats.format = stream.format
+        guard let header = try Self.located(path, { try reader.readHeader() }) else {
+            throw HeadcountError(.data, "no header row (the file holds only blank lines)", file: path)
+        }
+        columns = ColumnMap(header: header, overrides: config.columnOverrides)
+        stats.columns = columns.names
+        stats.delimiter = reader.delimiter
+        reader.limitStoredFields(to: header.count + 1)
+    }
+
+    /// The next record; errors from below gain this file's path.
+    @inline(__always)
+    func next() throws -> CSVReader.Outcome {
+        try Self.located(path) { try reader.next() }
+    }
+
+    /// Records the byte counts once the file has been read to its end.
+    func finish() {
+        stats.storedBytes = file.bytesRead
+        stats.uncompressedBytes = stream.bytesOut
+        stats.gzipMembers = stream.members
+        stats.blankLines = reader.blankLines
+    }
+
+    @inline(__always)
+    static func located<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch var error as HeadcountError {
+            if error.file == nil { error.file = path }
+            throw error
+        }
+    }
+}
+
+extension Array where Element == String {
+    /// Sorted by the bytes of each path, so that file order does not change any output.
+    func sortedByPath() -> [String] {
+        sorted { [UInt8]($0.utf8).lexicographicallyPrecedes([UInt8]($1.utf8)) }
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import HeadcountCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct Headcount: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "headcount",
+        abstract: "Count unique contacts per team under the per-audience and the global billing models.",
+        discussion: """
+            Headcount streams gzipped (or plain) contact and membership dumps, counts \
+            distinct emails per team exactly, and writes CSV and JSON reports.
+
+            Exit status: 0 success; 1 the run failed on its data or environment; \
+            2 usage error (bad flags, missing file or column); 130/143 interrupted.
+            """,
+        version: HeadcountVersion.current,
+        subcommands: [Report.self, Generate.self, Demo.self]
+    )
+
+    /// Parses, runs, and maps every outcome to the SPEC's exit statuses in one place.
+    static func main() {
+        signal(SIGXFSZ, SIG_IGN)   // a file-size limit becomes a write error, not a silent kill
+        Interrupts.install()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as HeadcountError {
+            exit(with: error)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || error is CleanExit {
+                Self.exit(withError: error)
+            }
+            if let exitCode = error as? ExitCode { Glibc.exit(exitCode.rawValue) }
+            // Argument errors: the parser's message and usage, then the SPEC's usage status.
+            FileHandleOutput.standardError(fullMessage(for: error))
+            Glibc.exit(2)
+        }
+    }
+
+    static func exit(with error: HeadcountError) -> Never {
+        FileHandleOutput.standardError("headcount: \(error)")
+        TemporaryFiles.removeAll()
+        switch error.code {
+        case .usage: Glibc.exit(2)
+        case .data, .environment: Glibc.exit(1)
+        case .interrupted: Glibc.exit(128 + (error.signal ?? SIGINT))
+        }
+    }
+}
+
+/// Writes a line to standard error (or out), ignoring a closed pipe.
+enum FileHandleOutput {
+    static func standardError(_ text: String) {
+        var line = text
+        if !line.hasSuffix("\n") { line += "\n" }
+        _ = line.withCString { fputs($0, stderr) }
+    }
+
+    static func standardOutput(_ text: String) {
+        var line = text
+        if !line.hasSuffix("\n") { line += "\n" }
+        _ = line.withCString { fputs($0, stdout) }
+    }
+}
+
+/// SIGINT and SIGTERM: remove temporary files, say so, exit 130 or 143.
+enum Interrupts {
+    static func install() {
+        signal(SIGPIPE, SIG_IGN)
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig) { sig in
+                TemporaryFiles.removeAll()
+                let message = sig == SIGINT ? "headcount: interrupted (SIGINT); no report written\n"
+                                            : "headcount: terminated (SIGTERM); no report written\n"
+                _ = message.withCString { write(2, $0, strlen($0)) }
+                _exit(128 + sig)
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import ArgumentParser
+import Foundation
+import HeadcountCore
+
+extension Headcount {
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Count contacts in the dumps and write the reports.",
+            discussion: """
+                Reads every --contacts file (and --memberships file), counts per team the \
+                legacy contacts (distinct audience + email pairs) and the global contacts \
+                (distinct emails), and writes teams.csv, audiences.csv, summary.json and, \
+                when rows were rejected, rejects.csv into --out.
+
+                Cost: one pass over the inputs; memory grows with the number of distinct \
+                contacts (about 45 bytes each), not with the size of the files.
+
+                Example:
+                  headcount report --contacts contacts.csv.gz --memberships memberships.csv.gz \\
+                      --out Reports/2026-11 --max-rejects 100
+                """
+        )
+
+        @Option(name: .customLong("contacts"), parsing: .upToNextOption,
+                help: ArgumentHelp("Contacts dump(s): CSV, gzip or plain; - for standard input.", valueName: "file"))
+        var contacts: [String] = []
+
+        @Option(name: .customLong("memberships"), parsing: .upToNextOption,
+                help: ArgumentHelp("Membership dump(s): contact_id,audience_id rows.", valueName: "file"))
+        var memberships: [String] = []
+
+        @Option(help: ArgumentHelp("Output folder (default: Reports/<run id>/).", valueName: "dir"))
+        var out: String?
+
+        @Option(help: ArgumentHelp("Report files to write: csv, json (comma-separated).", valueName: "list"))
+        var format: String = "csv,json"
+
+        @Option(help: "A label for this run, shown in the reports.")
+        var label: String?
+
+        @Option(help: ArgumentHelp("Unsubscribed when any record is, or only when all are.", valueName: "any|all"))
+        var unsubscribedPolicy: String = "any"
+
+        @Option(help: ArgumentHelp("Fail (exit 1) when more than N rows are rejected.", valueName: "N"))
+        var maxRejects: Int?
+
+        @Flag(help: "Fail on the first rejected row (--max-rejects 0).")
+        var strict = false
+
+        @Option(help: ArgumentHelp("The team of every row when the contacts have no team column.", valueName: "id"))
+        var team: String = "default"
+
+        @Option(help: ArgumentHelp("Field delimiter: a single character or 'tab' (default: detected).", valueName: "char"))
+        var delimiter: String?
+
+        @Option(help: ArgumentHelp("Header of the email column.", valueName: "name"))
+        var emailColumn: String?
+        @Option(help: ArgumentHelp("Header of the team column.", valueName: "name"))
+        var teamColumn: String?
+        @Option(help: ArgumentHelp("Header of the contact id column.", valueName: "name"))
+        var contactIdColumn: String?
+        @Option(help: ArgumentHelp("Header of the audience column.", valueName: "name"))
+        var audienceColumn: String?
+
+        @Option(help: ArgumentHelp("Worker threads (default: the number of cores).", valueName: "N"))
+        var threads: Int?
+
+        @Option(help: ArgumentHelp("The run history database (default: Reports/headcount.sqlite).", valueName: "file"))
+        var db: String?
+
+        @Flag(help: "Do not record this run in the history.")
+        var noHistory = false
+
+        @Flag(help: "Print nothing on success.")
+        var quiet = false
+
+        func validate() throws {
+            if contacts.isEmpty { throw ValidationError("--contacts needs at least one file") }
+            if strict && maxRejects != nil { throw ValidationError("--strict and --max-rejects cannot be combined") }
+            if UnsubscribedPolicy(rawValue: unsubscribedPolicy) == nil {
+                throw ValidationError("--unsubscribed-policy must be any or all")
+            }
+            _ = try parsedFormats()
+            _ = try parsedDelimiter()
+        }
+
+        func parsedFormats() throws -> [ReportFormat] {
+            var formats: [ReportFormat] = []
+            for name in format.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
+                if name == "html" {
+                    throw ValidationError("--format html is not available in this version; use csv,json")
+                }
+                guard let f = ReportFormat(rawValue: name) else {
+                    throw ValidationError("--format: unknown format '\(name)' (csv, json)")
+                }
+                if !formats.contains(f) { formats.append(f) }
+            }
+            if formats.isEmpty { throw ValidationError("--format needs at least one of csv, json") }
+            return formats
+        }
+
+        func parsedDelimiter() throws -> UInt8? {
+            guard let delimiter else { return nil }
+            switch delimiter {
+            case "tab", "\\t", "\t": return 0x09
+            default:
+                let bytes = Array(delimiter.utf8)
+                guard bytes.count == 1, bytes[0] != 0x22, bytes[0] != 0x0A, bytes[0] != 0x0D else {
+                    throw ValidationError("--delimiter must be one ASCII character (not a quote or newline), or 'tab'")
+                }
+                return bytes[0]
+            }
+        }
+
+        func run() throws {
+            var config = ReportConfiguration(contacts: contacts)
+            config.memberships = memberships
+            config.outputDirectory = out
+            config.formats = try parsedFormats()
+            config.label = label
+            config.unsubscribedPolicy = UnsubscribedPolicy(rawValue: unsubscribedPolicy)!
+            config.maxRejects = strict ? 0 : maxRejects
+            config.defaultTeam = team
+            config.delimiter = try parsedDelimiter()
+            config.columnOverrides[.email] = emailColumn
+            config.columnOverrides[.team] = teamColumn
+            config.columnOverrides[.contactID] = contactIdColumn
+            config.columnOverrides[.audience] = audienceColumn
+            if let threads { config.threads = threads }
+            config.fixedEpoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { Int($0) }
+
+            let outcome = try ReportJob(configuration: config).run()
+            if !quiet { FileHandleOutput.standardOutput(Summary.text(outcome)) }
+        }
+    }
+}
+
+/// The few lines `report` prints on success.
+enum Summary {
+    static func text(_ outcome: ReportOutcome) -> String {
+        let d = outcome.data
+        let t = d.totals
+        let saving = d.teams.reduce(0) { $0 + $1.duplicateRecords }
+        let rows: [(String, String)] = [
+            ("teams", grouped(d.teams.count)),
+            ("contact rows", grouped(t.contactRows)),
+            ("legacy contacts", grouped(t.legacyContacts)),
+            ("global contacts", grouped(t.globalContacts)),
+            ("saving", "\(grouped(saving)) (\(Decimal2.percent(saving, of: t.legacyContacts))%)"),
+            ("rejected rows", grouped(d.rowsRejected)),
+            ("reports", outcome.outputDirectory + "/"),
+        ]
+        return rows.map { $0.0.padding(toLength: 17, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
+    }
+
+    /// 1234567 → "1,234,567".
+    static func grouped(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+}
