@@ -54,6 +54,8 @@ public protocol ContactCounter: AnyObject {
     /// Records that the contact `key` of `team` has a record, in `audience`
     /// (or `noAudience`), with `flags` (empty for a membership row).
     func insert(_ key: Key128, team: UInt32, audience: UInt32, flags: RecordFlags)
+    /// Tells the counter the share (0...1) of the input read so far, to size its tables.
+    func noteProgress(_ fraction: Double)
     /// Computes the results. `audienceTeam[a]` is the team of audience `a`.
     func finish(teams: Int, audienceTeam: [UInt32], policy: UnsubscribedPolicy) throws -> CountResult
 }

@@ -24,15 +24,18 @@ public final class ReportJob {
     static let teamSeed: UInt64 = 0x7465_616d_5f69_6473
     static let audienceSeed: UInt64 = 0x6175_6469_656e_6365
 
-    private var teams = ByteInterner(seed: teamSeed)
-    private var audiences = ByteInterner(seed: audienceSeed)
-    private var audienceTeam: [UInt32] = []
+    private let teams = ByteInterner(seed: teamSeed)
+    private let audiences = ByteInterner(seed: audienceSeed)
     private var teamContactRows: [Int] = []
     private var teamRejectedRows: [Int] = []
     private let counter: ContactCounter
     private let normalizer = EmailNormalizer()
     private var contactIndex: ContactIndex?
-    private var audienceKey: [UInt8] = []
+    /// Stored bytes of all contact files (0 when unknown: a pipe), and of those already read.
+    private var contactBytes = 0
+    private var contactBytesDone = 0
+    /// Rows between progress notes to the counter.
+    static let progressInterval = 1 << 16
 
     public init(configuration: ReportConfiguration, counter: ContactCounter = PartitionedCounter()) {
         self.configuration = configuration
@@ -69,7 +72,11 @@ public final class ReportJob {
         let out = try OutputFolder(path: config.outputDirectory ?? "Reports/\(runID)")
         do {
             let rejects = try RejectLog(sink: out.open("rejects.csv"), limit: config.maxRejects)
-            for input in contacts { try readContacts(input, rejects: rejects) }
+            contactBytes = contacts.map { $0.file.size ?? 0 }.reduce(0, +)
+            for input in contacts {
+                try readContacts(input, rejects: rejects)
+                contactBytesDone += input.file.bytesRead
+            }
             for input in memberships { try readMemberships(input, rejects: rejects) }
             try rejects.close()
 
@@ -78,6 +85,7 @@ public final class ReportJob {
                 throw HeadcountError(.data, "internal accounting error: rows read \(input.stats.rowsRead) ≠ "
                                      + "counted + rejected + filtered; no report written", file: input.path)
             }
+            let audienceTeam = (0..<audiences.count).map { audiences.owner(of: $0) }
             let result = try counter.finish(teams: teams.count, audienceTeam: audienceTeam,
                                             policy: config.unsubscribedPolicy)
             let data = makeReportData(result, inputs: all.map(\.stats), rejects: rejects)
@@ -114,6 +122,7 @@ public final class ReportJob {
 
     // MARK: - Ids
 
+    @inline(__always)
     private func internTeam(_ bytes: UnsafeRawBufferPointer) -> Int? {
         if let i = teams.lookup(bytes) { return i }
         guard Self.isValidUTF8(bytes) else { return nil }
@@ -123,17 +132,11 @@ public final class ReportJob {
         return i
     }
 
+    @inline(__always)
     private func internAudience(team: Int, _ bytes: UnsafeRawBufferPointer) -> UInt32? {
-        audienceKey.removeAll(keepingCapacity: true)
-        withUnsafeBytes(of: UInt32(team).littleEndian) { audienceKey.append(contentsOf: $0) }
-        audienceKey.append(contentsOf: bytes)
-        return audienceKey.withUnsafeBytes { key -> UInt32? in
-            if let i = audiences.lookup(key) { return UInt32(i) }
-            guard Self.isValidUTF8(bytes) else { return nil }
-            let i = audiences.intern(key)
-            audienceTeam.append(UInt32(team))
-            return UInt32(i)
-        }
+        if let i = audiences.lookup(bytes, owner: UInt32(team)) { return UInt32(i) }
+        guard Self.isValidUTF8(bytes) else { return nil }
+        return UInt32(audiences.intern(bytes, owner: UInt32(team)))
     }
 
     @inline(__always)
@@ -192,6 +195,9 @@ public final class ReportJob {
             let outcome = try input.next()
             if outcome == .end { break }
             stats.rowsRead += 1
+            if stats.rowsRead & (Self.progressInterval - 1) == 0 && contactBytes > 0 {
+                counter.noteProgress(Double(contactBytesDone + input.file.bytesRead) / Double(contactBytes))
+            }
             guard outcome == .record, reader.fieldCount == width else {
                 try reject(.malformedRow, team: nil)
                 continue
@@ -301,11 +307,14 @@ public final class ReportJob {
     // MARK: - Results
 
     private func makeReportData(_ r: CountResult, inputs: [InputStats], rejects: RejectLog) -> ReportData {
-        let order = (0..<teams.count).sorted { teams.bytes(of: $0).lexicographicallyPrecedes(teams.bytes(of: $1)) }
+        let audienceTeam = (0..<audiences.count).map { audiences.owner(of: $0) }
+        let teamIDs = (0..<teams.count).map { teams.bytes(of: $0) }
+        let audienceIDs = (0..<audiences.count).map { audiences.bytes(of: $0) }
+        let order = (0..<teams.count).sorted { teamIDs[$0].lexicographicallyPrecedes(teamIDs[$1]) }
         var rank = [Int](repeating: 0, count: teams.count)
         for (i, t) in order.enumerated() { rank[t] = i }
         let teamRows = order.map { t in
-            TeamRow(teamID: Array(teams.bytes(of: t)), contactRows: teamContactRows[t], audiences: r.audiences[t],
+            TeamRow(teamID: teamIDs[t], contactRows: teamContactRows[t], audiences: r.audiences[t],
                     legacyContacts: r.legacy[t], globalContacts: r.global[t],
                     unsubscribedContacts: r.unsubscribed[t], contactsWithoutAudience: r.withoutAudience[t],
                     rejectedRows: teamRejectedRows[t])
@@ -313,11 +322,10 @@ public final class ReportJob {
         let audienceOrder = (0..<audiences.count).filter { r.audienceContacts[$0] > 0 }.sorted { a, b in
             let ta = rank[Int(audienceTeam[a])], tb = rank[Int(audienceTeam[b])]
             if ta != tb { return ta < tb }
-            return audiences.bytes(of: a).dropFirst(4).lexicographicallyPrecedes(audiences.bytes(of: b).dropFirst(4))
+            return audienceIDs[a].lexicographicallyPrecedes(audienceIDs[b])
         }
         let audienceRows = audienceOrder.map { a in
-            AudienceRow(teamID: Array(teams.bytes(of: Int(audienceTeam[a]))),
-                        audienceID: Array(audiences.bytes(of: a).dropFirst(4)),
+            AudienceRow(teamID: teamIDs[Int(audienceTeam[a])], audienceID: audienceIDs[a],
                         contacts: r.audienceContacts[a], sharedContacts: r.audienceShared[a],
                         exclusiveContacts: r.audienceExclusive[a])
         }
