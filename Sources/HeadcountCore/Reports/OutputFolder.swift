@@ -32,12 +32,15 @@ public enum TemporaryFiles {
 public final class OutputFolder {
     public let path: String
     private var staged: [(temporary: String, final: String)] = []
+    /// Whether this run made the folder; a failed run removes it again when empty.
+    private let created: Bool
     private let suffix = ".tmp-\(getpid())"
 
     /// Creates the folder (and its parents) when missing.
     /// - Throws: `.environment` when it cannot be created or written.
     public init(path: String) throws {
         self.path = path
+        created = !FileManager.default.fileExists(atPath: path)
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
@@ -82,13 +85,14 @@ public final class OutputFolder {
         staged.removeAll()
     }
 
-    /// Removes the staged files.
+    /// Removes the staged files, and the folder when this run made it and it is empty.
     public func discard() {
         for (tmp, _) in staged {
             unlink(tmp)
             TemporaryFiles.unregister(tmp)
         }
         staged.removeAll()
+        if created { rmdir(path) }
     }
 
     /// Removes the staged file `name` without publishing it.

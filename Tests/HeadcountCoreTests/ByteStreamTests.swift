@@ -1,0 +1,130 @@
+import Testing
+@testable import HeadcountCore
+
+@Suite struct ByteStreamTests {
+    let text = Array(String(repeating: "team_id,email\nt1,alice@example.com\n", count: 500).utf8)
+
+    func readAll(_ path: String, chunk: Int = 4096) throws -> (bytes: [UInt8], stream: ByteStream) {
+        let stream = try ByteStream(file: InputFile(path: path))
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try stream.read(into: $0) }
+            if n == 0 { break }
+            out += buffer[0..<n]
+        }
+        return (out, stream)
+    }
+
+    func failure(_ path: String) -> HeadcountError? {
+        do {
+            _ = try readAll(path)
+            return nil
+        } catch let e as HeadcountError {
+            return e
+        } catch {
+            return nil
+        }
+    }
+
+    @Test func plainTextIsDetectedByContentNotName() throws {
+        let dir = TemporaryFolder()
+        let r = try readAll(dir.write("looks.csv.gz", text))
+        #expect(r.bytes == text)
+        #expect(r.stream.format == .plain)
+    }
+
+    @Test func everyMemberIsRead() throws {
+        let dir = TemporaryFolder()
+        let parts = [Array(text[0..<1000]), Array(text[1000..<1001]), Array(text[1001...])]
+        let path = dir.write("m.gz", parts.flatMap { GzipEncoder.gzip($0) })
+        for chunk in [1, 7, 4096, 1 << 20] {
+            let r = try readAll(path, chunk: chunk)
+            #expect(r.bytes == text)
+            #expect(r.stream.members == 3)
+            #expect(r.stream.format == .gzip)
+        }
+    }
+
+    @Test func anEmptyMemberIsFine() throws {
+        let dir = TemporaryFolder()
+        let r = try readAll(dir.write("e.gz", GzipEncoder.gzip([]) + GzipEncoder.gzip(text)))
+        #expect(r.bytes == text)
+        #expect(r.stream.members == 2)
+    }
+
+    @Test func truncatedStreamNamesTheOffset() throws {
+        let dir = TemporaryFolder()
+        let gz = GzipEncoder.gzip(text)
+        let e = failure(dir.write("t.gz", Array(gz[0..<(gz.count - 5)])))
+        #expect(e?.code == .data)
+        #expect(e?.byteOffset == gz.count - 5)
+        #expect(e?.message.contains("truncated") == true)
+    }
+
+    @Test func badCRCIsCorrupt() throws {
+        let dir = TemporaryFolder()
+        var gz = GzipEncoder.gzip(text)
+        gz[gz.count - 8] ^= 0xFF
+        let e = failure(dir.write("c.gz", gz))
+        #expect(e?.code == .data)
+        #expect(e?.message.contains("incorrect data check") == true)
+        #expect(e?.file?.hasSuffix("c.gz") == true)
+    }
+
+    @Test func badLengthTrailerIsCorrupt() throws {
+        let dir = TemporaryFolder()
+        var gz = GzipEncoder.gzip(text)
+        gz[gz.count - 1] ^= 0x01
+        #expect(failure(dir.write("l.gz", gz))?.code == .data)
+    }
+
+    @Test func trailingGarbageIsAnError() throws {
+        let dir = TemporaryFolder()
+        let gz = GzipEncoder.gzip(text)
+        let e = failure(dir.write("g.gz", gz + Array("junk".utf8)))
+        #expect(e?.code == .data)
+        #expect(e?.byteOffset == gz.count)
+        #expect(e?.message.contains("trailing garbage") == true)
+    }
+
+    @Test func emptyFileIsAnError() throws {
+        let dir = TemporaryFolder()
+        let e = failure(dir.write("empty", []))
+        #expect(e?.code == .data)
+        #expect(e?.byteOffset == 0)
+    }
+
+    @Test func missingFileIsAUsageError() {
+        #expect(throws: HeadcountError.self) { try InputFile(path: "/nonexistent/headcount/file") }
+        do { _ = try InputFile(path: "/nonexistent/headcount/file") } catch let e as HeadcountError {
+            #expect(e.code == .usage)
+        } catch {}
+    }
+
+    @Test func prefetchingReaderDeliversTheSameBytes() throws {
+        let dir = TemporaryFolder()
+        let path = dir.write("p.gz", GzipEncoder.gzip(text) + GzipEncoder.gzip(text))
+        let stream = try ByteStream(file: InputFile(path: path))
+        let reader = PrefetchingReader(stream, chunkSize: 1000, depth: 2)
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 333)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+            if n == 0 { break }
+            out += buffer[0..<n]
+        }
+        #expect(out == text + text)
+    }
+
+    @Test func prefetchingReaderPassesErrorsOn() throws {
+        let dir = TemporaryFolder()
+        let gz = GzipEncoder.gzip(text)
+        let stream = try ByteStream(file: InputFile(path: dir.write("t.gz", Array(gz[0..<(gz.count / 2)]))))
+        let reader = PrefetchingReader(stream, chunkSize: 100, depth: 2)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        #expect(throws: HeadcountError.self) {
+            while try buffer.withUnsafeMutableBytes({ try reader.read(into: $0) }) > 0 {}
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Testing
+@testable import HeadcountCore
+
+@Suite struct CSVReaderTests {
+    @Test func plainRowsAndTrailingLineWithoutNewline() throws {
+        let r = try records("a,b,c\n1,2,3\n4,,6")
+        #expect(r.header == ["a", "b", "c"])
+        #expect(r.rows == [["1", "2", "3"], ["4", "", "6"]])
+        #expect(r.lines == [2, 3])
+    }
+
+    @Test func quotesDoubledQuotesDelimitersAndNewlinesInside() throws {
+        let r = try records("h1,h2\n\"a,b\",\"say \"\"hi\"\"\"\n\"multi\nline\",x\nlast,\"\"\n")
+        #expect(r.rows == [["a,b", "say \"hi\""], ["multi\nline", "x"], ["last", ""]])
+        #expect(r.lines == [2, 3, 5])
+    }
+
+    @Test func crlfAndBOM() throws {
+        let r = try records("\u{FEFF}email,team\r\nx@y.z,t1\r\n\"q\",t2\r\n")
+        #expect(r.header == ["email", "team"])
+        #expect(r.rows == [["x@y.z", "t1"], ["q", "t2"]])
+    }
+
+    @Test func blankLinesAreSkippedNotRows() throws {
+        let r = try records("a\n\nx\n\r\ny\n")
+        #expect(r.rows == [["x"], ["y"]])
+        #expect(r.lines == [3, 5])
+    }
+
+    @Test func tabDelimiterDetectedFromHeader() throws {
+        let r = try records("email\tteam_id\nx@y.z\tt,1\n")
+        #expect(r.rows == [["x@y.z", "t,1"]])
+    }
+
+    @Test func explicitDelimiter() throws {
+        let r = try records("email;team\nx@y.z;t1\n", delimiter: UInt8(ascii: ";"))
+        #expect(r.rows == [["x@y.z", "t1"]])
+    }
+
+    @Test func unterminatedQuoteCostsOneRowAndReadingResumes() throws {
+        let r = try records("a,b\n1,\"open\n2,ok\n3,ok\n")
+        // The open quote runs to the end of the input: the row is rejected and reading
+        // resumes on the next line.
+        #expect(r.rows == [["!unterminated quoted field"], ["2", "ok"], ["3", "ok"]])
+        #expect(r.lines == [2, 3, 4])
+    }
+
+    @Test func textAfterClosingQuoteIsMalformed() throws {
+        let r = try records("a,b\n\"x\"y,1\nz,2\n")
+        #expect(r.rows == [["!text after a closing quote"], ["z", "2"]])
+    }
+
+    @Test func overlongRowIsRejectedWithBoundedMemory() throws {
+        let long = String(repeating: "x", count: 10_000)
+        let r = try records("a,b\n\(long),1\nz,2\n", step: 777, maxRecordBytes: 1024)
+        #expect(r.rows.count == 2)
+        #expect(r.rows[0][0].hasPrefix("!row longer than"))
+        #expect(r.rows[1] == ["z", "2"])
+        #expect(r.lines == [2, 3])
+    }
+
+    @Test func sameRecordsWhateverTheChunkBoundaries() throws {
+        let text = "team,email,note\r\n\"t,1\",\"A@B.C\",\"multi\r\nline \"\"q\"\"\"\r\nt2,x@y.z,\r\n\"\",\"\",\"\"\nlast,row,here"
+        let whole = try records(text)
+        for step in [1, 2, 3, 5, 7, 16, 64] {
+            let pieces = try records(text, step: step)
+            #expect(pieces.rows == whole.rows, "step \(step)")
+            #expect(pieces.lines == whole.lines, "step \(step)")
+        }
+        #expect(whole.rows.count == 4)
+    }
+
+    @Test func rawRecordIsTheRowWithoutItsLineBreak() throws {
+        let reader = CSVReader(source: MemorySource("a,b\r\n1,\"2\"\r\n"))
+        _ = try reader.readHeader()
+        #expect(try reader.next() == .record)
+        #expect(Array(reader.rawRecord()) == Array("1,\"2\"".utf8))
+    }
+
+    @Test func millionFieldsAreCountedNotStored() throws {
+        let reader = CSVReader(source: MemorySource("a,b\n" + String(repeating: ",", count: 1_000_000) + "\n"))
+        _ = try reader.readHeader()
+        reader.limitStoredFields(to: 3)
+        #expect(try reader.next() == .record)
+        #expect(reader.fieldCount == 1_000_001)
+        #expect(reader.hasField(2) && !reader.hasField(3))
+    }
+}

@@ -1,0 +1,157 @@
+import Testing
+@testable import HeadcountCore
+
+/// A small deterministic generator for property tests.
+struct SplitMix {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+}
+
+@Suite struct CounterTests {
+    struct Row { var team: Int; var audience: Int?; var email: String; var unsubscribed: Bool }
+
+    /// The model answer: sets of strings.
+    func model(_ rows: [Row], teams: Int, audiences: Int, policy: UnsubscribedPolicy) -> CountResult {
+        var r = CountResult(teams: teams, audiences: audiences)
+        var emails: [Int: Set<String>] = [:], pairs: [Int: Set<String>] = [:]
+        var audiencesOf: [String: Set<Int>] = [:]   // "team|email" -> audiences
+        var unsub: [String: (any: Bool, all: Bool)] = [:]
+        for row in rows {
+            let k = "\(row.team)|\(row.email)"
+            emails[row.team, default: []].insert(row.email)
+            if let a = row.audience {
+                pairs[row.team, default: []].insert("\(a)|\(row.email)")
+                audiencesOf[k, default: []].insert(a)
+            } else {
+                audiencesOf[k, default: []].formUnion([])
+            }
+            let u = unsub[k] ?? (false, true)
+            unsub[k] = (u.any || row.unsubscribed, u.all && row.unsubscribed)
+        }
+        var histogram = [0, 0]
+        for (k, auds) in audiencesOf {
+            let team = Int(k.split(separator: "|")[0])!
+            if auds.isEmpty { r.withoutAudience[team] += 1 }
+            while histogram.count <= auds.count { histogram.append(0) }
+            histogram[auds.count] += 1
+            let u = unsub[k]!
+            if policy == .any ? u.any : u.all { r.unsubscribed[team] += 1 }
+            for a in auds {
+                r.audienceContacts[a] += 1
+                if auds.count > 1 { r.audienceShared[a] += 1 } else { r.audienceExclusive[a] += 1 }
+            }
+        }
+        for t in 0..<teams {
+            r.global[t] = emails[t]?.count ?? 0
+            r.legacy[t] = pairs[t]?.count ?? 0
+        }
+        for a in 0..<audiences where r.audienceContacts[a] > 0 { r.audiences[a % teams] += 1 }
+        r.audiencesPerEmail = histogram
+        return r
+    }
+
+    func counted(_ rows: [Row], teams: Int, audiences: Int, policy: UnsubscribedPolicy) throws -> CountResult {
+        let counter = PartitionedCounter()
+        for row in rows {
+            let key = Array(row.email.utf8).withUnsafeBytes { ByteHash.hash128($0, seed: UInt64(row.team) &* 7919) }
+            counter.insert(key, team: UInt32(row.team), audience: row.audience.map(UInt32.init) ?? noAudience,
+                           flags: row.unsubscribed ? .unsubscribed : .subscribed)
+        }
+        let audienceTeam = (0..<audiences).map { UInt32($0 % teams) }
+        return try counter.finish(teams: teams, audienceTeam: audienceTeam, policy: policy)
+    }
+
+    @Test(arguments: [1, 2, 3, 4, 5])
+    func equalsTheSetModelOnRandomRows(seed: UInt64) throws {
+        var rng = SplitMix(state: seed)
+        let teams = 1 + rng.below(20), audiences = teams * (1 + rng.below(6))
+        let people = 1 + rng.below(3000)
+        var rows: [Row] = []
+        for _ in 0..<(rng.below(20_000) + 1) {
+            let team = rng.below(teams)
+            // Audience a belongs to team a % teams.
+            let audience: Int? = rng.below(10) == 0 ? nil : team + teams * rng.below(audiences / teams)
+            rows.append(Row(team: team, audience: audience, email: "p\(rng.below(people))@x.io",
+                            unsubscribed: rng.below(8) == 0))
+        }
+        for policy in UnsubscribedPolicy.allCases {
+            let got = try counted(rows, teams: teams, audiences: audiences, policy: policy)
+            #expect(got == model(rows, teams: teams, audiences: audiences, policy: policy))
+        }
+    }
+
+    @Test func sameEmailInTwoTeamsCountsInEach() throws {
+        let rows = [Row(team: 0, audience: 0, email: "a@b.c", unsubscribed: false),
+                    Row(team: 1, audience: 1, email: "a@b.c", unsubscribed: false)]
+        let r = try counted(rows, teams: 2, audiences: 2, policy: .any)
+        #expect(r.global == [1, 1])
+        #expect(r.legacy == [1, 1])
+    }
+
+    @Test func manyKeysGrowEveryPartitionAndStayExact() throws {
+        let counter = PartitionedCounter()
+        counter.noteProgress(0.5)
+        for i in 0..<300_000 {
+            let key = Array("user\(i % 200_000)@example.com".utf8).withUnsafeBytes { ByteHash.hash128($0, seed: 1) }
+            counter.insert(key, team: 0, audience: UInt32(i % 3), flags: .subscribed)
+        }
+        let r = try counter.finish(teams: 1, audienceTeam: [0, 0, 0], policy: .any)
+        #expect(r.global == [200_000])
+        #expect(r.legacy == [300_000])
+    }
+}
+
+@Suite struct HashTests {
+    @Test func noCollisionsAmongAMillionSimilarKeys() {
+        var seen = Set<Key128>()
+        var lowHalves = Set<UInt64>()
+        for i in 0..<1_000_000 {
+            let k = Array("user\(i)@example.com".utf8).withUnsafeBytes { ByteHash.hash128($0, seed: 42) }
+            seen.insert(k)
+            lowHalves.insert(k.low)
+        }
+        #expect(seen.count == 1_000_000)
+        #expect(lowHalves.count == 1_000_000)
+    }
+
+    @Test func seedAndEveryLengthMatter() {
+        var seen = Set<Key128>()
+        let bytes = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        for n in 0...bytes.count {
+            for seed: UInt64 in [0, 1, 2] {
+                seen.insert(Array(bytes[0..<n]).withUnsafeBytes { ByteHash.hash128($0, seed: seed) })
+            }
+        }
+        #expect(seen.count == (bytes.count + 1) * 3)
+    }
+
+    @Test func interner() {
+        let interner = ByteInterner(seed: 9)
+        var indices: [Int] = []
+        for i in 0..<5000 {
+            indices.append(Array("id\(i % 2500)".utf8).withUnsafeBytes { interner.intern($0, owner: UInt32(i % 2)) })
+        }
+        // "idK" appears with owner K%2 only (i%2500 and i%2 agree in parity), so 2500 entries.
+        #expect(interner.count == 2500)
+        #expect(indices[0] == indices[2500])
+        #expect(interner.bytes(of: indices[7]) == Array("id7".utf8))
+        #expect(Array("id7".utf8).withUnsafeBytes { interner.lookup($0, owner: 0) } == nil)
+        #expect(Array("id7".utf8).withUnsafeBytes { interner.lookup($0, owner: 1) } == indices[7])
+    }
+
+    @Test func percentagesRoundHalfUpInFixedPoint() {
+        #expect(Decimal2.percent(1, of: 3) == "33.33")
+        #expect(Decimal2.percent(2, of: 3) == "66.67")
+        #expect(Decimal2.percent(1, of: 8) == "12.50")
+        #expect(Decimal2.percent(1, of: 800) == "0.13")
+        #expect(Decimal2.percent(0, of: 0) == "0.00")
+        #expect(Decimal2.percent(5, of: 5) == "100.00")
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+/// Runs the built `headcount` binary in a temporary folder.
+struct Headcount {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        /// The output folder used with `--out out` (relative to `dir`).
+        var dir: String
+
+        func file(_ name: String, in folder: String = "out") -> String? {
+            // Lossy on purpose: rejects.csv keeps invalid UTF-8 from the input as it was.
+            (try? Data(contentsOf: URL(fileURLWithPath: dir + "/" + folder + "/" + name)))
+                .map { String(decoding: $0, as: UTF8.self) }
+        }
+
+        func files(in folder: String = "out") -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir + "/" + folder)) ?? []).sorted()
+        }
+    }
+
+    /// The binary next to the test bundle (`swift test` builds it first).
+    static let binary: String = {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for dir in [here, here.deletingLastPathComponent()] {
+            let candidate = dir.appendingPathComponent("headcount").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/headcount").path
+    }()
+
+    /// The folder of committed fixture dumps.
+    static let fixtures: String = {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+    }()
+
+    let dir: String
+
+    init() {
+        dir = NSTemporaryDirectory() + "headcount-e2e-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for name in try! FileManager.default.contentsOfDirectory(atPath: Self.fixtures) {
+            try! FileManager.default.copyItem(atPath: Self.fixtures + "/" + name, toPath: dir + "/" + name)
+        }
+    }
+
+    /// Runs `headcount args…` with `stdin` piped in; environment gets `env` added.
+    @discardableResult
+    func run(_ args: [String], stdin: [UInt8]? = nil, env: [String: String] = [:]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in env { environment[k] = v }
+        p.environment = environment
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = input
+        try p.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin)) }
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                      stderr: String(decoding: e, as: UTF8.self), dir: dir)
+    }
+
+    /// `report --contacts <contacts…> --out out --quiet` plus `extra`.
+    @discardableResult
+    func report(_ contacts: [String], _ extra: [String] = []) throws -> Result {
+        try run(["report", "--contacts"] + contacts + ["--out", "out", "--quiet"] + extra)
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(atPath: dir) }
+}
+
+/// Lines of a CSV report without its header.
+func body(_ csv: String?) -> [String] {
+    Array((csv ?? "").split(separator: "\n", omittingEmptySubsequences: false).dropFirst().dropLast().map(String.init))
+}

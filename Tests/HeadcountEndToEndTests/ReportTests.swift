@@ -1,0 +1,241 @@
+import Foundation
+import Testing
+
+/// End-to-end: the built binary on the committed fixture dumps, exact numbers.
+@Suite struct ReportTests {
+    let teamsHeader = "team_id,contact_rows,audiences,legacy_contacts,global_contacts,duplicate_records,"
+        + "reduction_pct,unsubscribed_contacts,contacts_without_audience,rejected_rows"
+
+    // The legacy fixture, checked by hand: t1 has alice in a1+a2, bob twice in a1 (case), carol in a3;
+    // t2 has alice, dave+news in b1+b2 and one invalid address; t3 has erin (tab, blank and no-break
+    // space around her address) and frank without an audience.
+    let legacyTeams = [
+        "t1,5,3,4,3,1,25.00,1,0,0",
+        "t2,4,2,3,2,1,33.33,1,0,1",
+        "t3,2,1,1,2,0,0.00,0,1,0",
+    ]
+    let legacyAudiences = [
+        "t1,a1,2,1,1", "t1,a2,1,1,0", "t1,a3,1,0,1", "t2,b1,2,1,1", "t2,b2,1,1,0", "t3,c1,1,0,1",
+    ]
+
+    @Test func legacyDumpExactCounts() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.report(["legacy.csv.gz"])
+        #expect(r.status == 0)
+        #expect(r.stdout.isEmpty && r.stderr.isEmpty)
+        #expect(r.file("teams.csv")?.hasPrefix(teamsHeader + "\n") == true)
+        #expect(body(r.file("teams.csv")) == legacyTeams)
+        #expect(r.file("audiences.csv")?.hasPrefix("team_id,audience_id,contacts,shared_contacts,exclusive_contacts\n") == true)
+        #expect(body(r.file("audiences.csv")) == legacyAudiences)
+        #expect(r.file("rejects.csv") == "file,line,reason,raw\n"
+            + "legacy.csv.gz,10,invalid_email,\"t2,b2,9,not-an-email,X,false,2020-01-01\"\n")
+        #expect(r.files() == ["audiences.csv", "rejects.csv", "summary.json", "teams.csv"])
+    }
+
+    @Test func summaryAccountsForEveryRow() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.report(["legacy.csv.gz"])
+        let json = try JSONSerialization.jsonObject(with: Data(r.file("summary.json")!.utf8)) as! [String: Any]
+        let input = (json["inputs"] as! [[String: Any]])[0]
+        #expect(input["rows_read"] as? Int == 11)
+        #expect(input["rows_counted"] as? Int == 10)
+        #expect(input["rows_rejected"] as? Int == 1)
+        #expect(input["rows_filtered"] as? Int == 0)
+        #expect(input["format"] as? String == "gzip")
+        #expect(input["gzip_members"] as? Int == 1)
+        #expect((input["rejected_by_reason"] as! [String: Int])["invalid_email"] == 1)
+        let totals = json["totals"] as! [String: Any]
+        #expect(totals["legacy_contacts"] as? Int == 8)
+        #expect(totals["global_contacts"] as? Int == 7)
+        #expect(totals["duplicate_records"] as? Int == 2)
+        #expect(totals["teams"] as? Int == 3)
+        let histogram = (json["audiences_per_email"] as! [[String: Int]]).map { [$0["audiences"]!, $0["emails"]!] }
+        #expect(histogram == [[0, 1], [1, 4], [2, 2]])
+        #expect((json["rules"] as! [String: Any])["unsubscribed_policy"] as? String == "any")
+    }
+
+    @Test func multiMemberGzipAndPlainTextNamedGzGiveTheSameReport() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        for fixture in ["legacy-multimember.csv.gz", "legacy-plain-named.csv.gz"] {
+            let r = try h.report([fixture])
+            #expect(r.status == 0, "\(fixture)")
+            #expect(body(r.file("teams.csv")) == legacyTeams, "\(fixture)")
+            #expect(body(r.file("audiences.csv")) == legacyAudiences, "\(fixture)")
+        }
+    }
+
+    @Test(arguments: [
+        ("truncated.csv.gz", "truncated gzip stream"),
+        ("bad-crc.csv.gz", "incorrect data check"),
+        ("bad-data.csv.gz", "corrupt gzip data"),
+        ("trailing-garbage.csv.gz", "trailing garbage"),
+        ("empty.csv.gz", "empty file"),
+    ])
+    func brokenInputFailsWithOneLineNamingFileAndOffset(fixture: String, message: String) throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.report([fixture])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("headcount: \(fixture): byte "))
+        #expect(r.stderr.contains(message))
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(!r.stderr.contains("@"), "no email address in messages")
+        #expect(r.files().isEmpty, "no report file")
+    }
+
+    @Test func quotingCRLFAndBOM() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.report(["quoting.csv.gz"])
+        #expect(r.status == 0)
+        // alice twice (a1, a2; quoted with blanks), bob, carol, erin; the unterminated quote on line 7
+        // swallows line 8 up to its next quote, so that record is one malformed row.
+        #expect(body(r.file("teams.csv")) == ["t1,5,3,5,4,1,20.00,0,0,0"])
+        #expect(body(r.file("audiences.csv")) == ["t1,a1,3,1,2", "t1,a2,1,1,0", "t1,a3,1,0,1"])
+        #expect(r.file("rejects.csv") == "file,line,reason,raw\nquoting.csv.gz,7,malformed_row,"
+            + "\"t1,a3,\"\"broken@example.com,unterminated\r\nt1,a1,dave@example.com,\"\"after\"\"x\"\n")
+    }
+
+    @Test func headerAliasesInAnyOrderAndCase() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.report(["aliases.csv.gz"])
+        #expect(r.status == 0)
+        #expect(body(r.file("teams.csv")) == ["w1,2,2,2,1,1,50.00,1,0,0", "w2,1,1,1,1,0,0.00,1,0,0"])
+        #expect(body(r.file("audiences.csv")) == ["w1,s1,1,1,0", "w1,s2,1,1,0", "w2,s1,1,0,1"])
+    }
+
+    @Test func invalidEmailsInvalidUTF8AndUnicodeCase() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.report(["invalid.csv.gz"])
+        #expect(r.status == 0)
+        // Valid: JOSÉ/josé (a1, a2), ŁUKASZ/łukasz (a2), a@b@example.com (a1).
+        #expect(body(r.file("teams.csv")) == ["t1,14,2,4,3,1,25.00,0,0,9"])
+        let rejects = body(r.file("rejects.csv")).map { $0.split(separator: ",").prefix(3).joined(separator: ",") }
+        #expect(rejects == (2...9).map { "invalid.csv.gz,\($0),invalid_email" }
+            + ["invalid.csv.gz,10,invalid_utf8", "invalid.csv.gz,16,malformed_row"])
+    }
+
+    @Test func contactsPlusMembershipsBothPolicies() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let any = try h.report(["global-contacts.csv.gz"], ["--memberships", "global-memberships.csv.gz"])
+        #expect(any.status == 0)
+        #expect(body(any.file("teams.csv")) == ["t1,4,2,3,3,0,0.00,1,1,0", "t2,2,1,1,1,0,0.00,0,0,1"])
+        #expect(body(any.file("audiences.csv")) == ["t1,a1,2,1,1", "t1,a2,1,1,0", "t2,b1,1,0,1"])
+        #expect(body(any.file("rejects.csv")) == [
+            "global-contacts.csv.gz,7,invalid_email,\"t2,c6,bad-address,false\"",
+            "global-memberships.csv.gz,7,unknown_contact,\"c99,a1\"",
+            "global-memberships.csv.gz,8,unknown_contact,\"c6,b1\"",
+            "global-memberships.csv.gz,9,invalid_value,\"c3,\"",
+        ])
+        let all = try h.report(["global-contacts.csv.gz"], ["--memberships", "global-memberships.csv.gz",
+                                                            "--unsubscribed-policy", "all"])
+        #expect(body(all.file("teams.csv")) == ["t1,4,2,3,3,0,0.00,0,1,0", "t2,2,1,1,1,0,0.00,0,0,1"])
+    }
+
+    @Test func standardInputAndTabsWithoutTeamColumn() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let tsv = Array(try String(contentsOfFile: h.dir + "/tabs.tsv", encoding: .utf8).utf8)
+        let r = try h.run(["report", "--contacts", "-", "--out", "out", "--quiet", "--team", "acme"], stdin: tsv)
+        #expect(r.status == 0)
+        #expect(body(r.file("teams.csv")) == ["acme,3,2,3,2,1,33.33,0,0,0"])
+        let gz = try h.run(["report", "--contacts", "-", "--out", "out2", "--quiet"],
+                           stdin: Array(try Data(contentsOf: URL(fileURLWithPath: h.dir + "/legacy.csv.gz"))))
+        #expect(gz.status == 0)
+        #expect(body(gz.file("teams.csv", in: "out2")) == legacyTeams)
+    }
+
+    @Test func explicitDelimiterAndColumnOverrides() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        FileManager.default.createFile(atPath: h.dir + "/semi.csv",
+                                       contents: Data("mail;org;grp\nA@x.io;o1;g1\na@x.io;o1;g2\n".utf8))
+        let r = try h.report(["semi.csv"], ["--delimiter", ";", "--email-column", "MAIL", "--team-column", "org",
+                                            "--audience-column", "grp"])
+        #expect(r.status == 0)
+        #expect(body(r.file("teams.csv")) == ["o1,2,2,2,1,1,50.00,0,0,0"])
+    }
+
+    @Test func headerOnlyFileIsAnEmptyReport() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.report(["header-only.csv.gz"])
+        #expect(r.status == 0)
+        #expect(r.file("teams.csv") == teamsHeader + "\n")
+        #expect(r.file("rejects.csv") == nil)
+    }
+
+    @Test func hostileIdsAreQuotedInCSV() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.report(["hostile.csv.gz"])
+        #expect(body(r.file("teams.csv")) == ["plain,1,1,1,1,0,0.00,0,0,0", "\"team, \"\"one\"\"\",2,2,2,2,0,0.00,0,0,0"])
+        #expect(body(r.file("audiences.csv")) == [
+            "plain,a,1,0,1",
+            "\"team, \"\"one\"\"\",\"\"\"><img src=x onerror=alert(1)>\",1,0,1",
+            "\"team, \"\"one\"\"\",<script>alert(1)</script>,1,0,1",
+        ])
+    }
+
+    @Test func outputIsTheSameWhateverTheFileOrder() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.run(["report", "--contacts", "part-a.csv", "part-b.csv.gz", "--out", "ab", "--quiet"])
+        try h.run(["report", "--contacts", "part-b.csv.gz", "part-a.csv", "--out", "ba", "--quiet"])
+        for name in ["teams.csv", "audiences.csv", "rejects.csv"] {
+            let ab = h.dir + "/ab/" + name, ba = h.dir + "/ba/" + name
+            #expect(FileManager.default.contentsEqual(atPath: ab, andPath: ba), "\(name)")
+        }
+        let ab = try String(contentsOfFile: h.dir + "/ab/teams.csv", encoding: .utf8)
+        #expect(body(ab) == legacyTeams)
+        let epoch = ["SOURCE_DATE_EPOCH": "1767225600"]
+        try h.run(["report", "--contacts", "part-a.csv", "part-b.csv.gz", "--out", "j1", "--quiet"], env: epoch)
+        try h.run(["report", "--contacts", "part-b.csv.gz", "part-a.csv", "--out", "j2", "--quiet", "--threads", "1"],
+                  env: epoch)
+        #expect(FileManager.default.contentsEqual(atPath: h.dir + "/j1/summary.json", andPath: h.dir + "/j2/summary.json"))
+    }
+
+    @Test func tooManyRejectsFailsWithNoReport() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let strict = try h.report(["invalid.csv.gz"], ["--strict"])
+        #expect(strict.status == 1)
+        #expect(strict.stderr.contains("more than 0 rows rejected"))
+        #expect(strict.stderr.contains("invalid.csv.gz line 2"))
+        #expect(strict.files().isEmpty)
+        let nine = try h.report(["invalid.csv.gz"], ["--max-rejects", "9"])
+        #expect(nine.status == 1)
+        let ten = try h.report(["invalid.csv.gz"], ["--max-rejects", "10"])
+        #expect(ten.status == 0)
+    }
+
+    @Test func missingColumnIsAUsageErrorListingTheHeader() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.report(["legacy.csv.gz"], ["--email-column", "mail"])
+        #expect(r.status == 2)
+        #expect(r.stderr == "headcount: legacy.csv.gz: line 1: no email column: looked for mail; the header has: "
+            + "team_id, audience_id, contact_id, email, first_name, unsubscribed, created_at\n")
+        let m = try h.report(["tabs.tsv"], ["--memberships", "global-memberships.csv.gz"])
+        #expect(m.status == 2)
+        #expect(m.stderr.contains("no contact_id column"))
+    }
+
+    @Test func usageErrorsExitTwo() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        #expect(try h.report(["no-such-file.csv.gz"]).status == 2)
+        #expect(try h.report(["legacy.csv.gz"], ["--unsubscribed-policy", "some"]).status == 2)
+        #expect(try h.report(["legacy.csv.gz"], ["--bogus"]).status == 2)
+        #expect(try h.run(["report"]).status == 2)
+        let missing = try h.report(["no-such-file.csv.gz"])
+        #expect(missing.stderr == "headcount: no-such-file.csv.gz: no such file\n")
+    }
+
+    @Test func aStaleRejectsFileIsRemovedWhenTheNewRunHasNone() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.report(["legacy.csv.gz"])
+        #expect(FileManager.default.fileExists(atPath: h.dir + "/out/rejects.csv"))
+        let r = try h.report(["header-only.csv.gz"])
+        #expect(r.status == 0)
+        #expect(r.files() == ["audiences.csv", "summary.json", "teams.csv"])
+    }
+
+    @Test func summaryLineOnStandardOutput() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.run(["report", "--contacts", "legacy.csv.gz", "--out", "out"])
+        #expect(r.stdout.contains("legacy contacts  8"))
+        #expect(r.stdout.contains("global contacts  7"))
+        #expect(r.stdout.contains("reports          out/"))
+    }
+}
