@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import HeadcountCore
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +18,7 @@ struct Headcount: ParsableCommand {
             2 usage error (bad flags, missing file or column); 130/143 interrupted.
             """,
         version: HeadcountVersion.current,
-        subcommands: [Report.self, Generate.self, Demo.self]
+        subcommands: [Report.self, Runs.self, Show.self, Compare.self, Generate.self, Demo.self]
     )
 
     /// Parses, runs, and maps every outcome to the SPEC's exit statuses in one place.
@@ -67,18 +68,27 @@ enum FileHandleOutput {
     }
 }
 
-/// SIGINT and SIGTERM: remove temporary files, say so, exit 130 or 143.
+/// SIGINT and SIGTERM: remove temporary files, record the run as failed, exit 130 or 143.
+///
+/// Handled on a dispatch queue, not in the signal handler itself, so that the
+/// history can be written safely.
 enum Interrupts {
+    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+
     static func install() {
         signal(SIGPIPE, SIG_IGN)
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig) { sig in
+        for (sig, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
                 TemporaryFiles.removeAll()
-                let message = sig == SIGINT ? "headcount: interrupted (SIGINT); no report written\n"
-                                            : "headcount: terminated (SIGTERM); no report written\n"
-                _ = message.withCString { write(2, $0, strlen($0)) }
+                ActiveRun.markInterrupted(by: name)
+                TemporaryFiles.removeAll()
+                FileHandleOutput.standardError("headcount: interrupted by \(name); no report written")
                 _exit(128 + sig)
             }
+            source.resume()
+            sources.append(source)
         }
     }
 }

@@ -77,6 +77,7 @@ extension Headcount {
         func validate() throws {
             if contacts.isEmpty { throw ValidationError("--contacts needs at least one file") }
             if strict && maxRejects != nil { throw ValidationError("--strict and --max-rejects cannot be combined") }
+            if noHistory && db != nil { throw ValidationError("--db and --no-history cannot be combined") }
             if UnsubscribedPolicy(rawValue: unsubscribedPolicy) == nil {
                 throw ValidationError("--unsubscribed-policy must be any or all")
             }
@@ -127,6 +128,7 @@ extension Headcount {
             config.columnOverrides[.contactID] = contactIdColumn
             config.columnOverrides[.audience] = audienceColumn
             if let threads { config.threads = threads }
+            config.historyPath = noHistory ? nil : (db ?? HistoryStore.defaultPath)
             config.fixedEpoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { Int($0) }
 
             let outcome = try ReportJob(configuration: config).run()

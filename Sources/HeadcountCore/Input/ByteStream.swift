@@ -1,3 +1,5 @@
+import CZlib
+
 /// Decompressed bytes of one input file, read in caller-sized pieces.
 ///
 /// The format is found from the first bytes (gzip magic `1f 8b`), never from
@@ -13,6 +15,9 @@ public final class ByteStream {
     public private(set) var members = 0
     /// Decompressed bytes produced so far.
     public private(set) var bytesOut = 0
+    /// The CRC-32 of each gzip member read (checked by the inflater), or of the plain bytes.
+    public private(set) var checksums: [UInt32] = []
+    private var plainCRC: UInt = 0
 
     private let inflater: Inflater?
     /// Raw (stored) bytes read from the file but not yet decompressed.
@@ -54,6 +59,13 @@ public final class ByteStream {
     /// The offset in the stored file of the next byte not yet decompressed.
     public var storedOffset: Int { file.bytesRead - (rawEnd - rawStart) }
 
+    /// Identifies the dump: the stored size and the CRC-32 of each member (or of the plain bytes).
+    /// Complete once the stream has been read to its end.
+    public var fingerprint: String {
+        let crcs = checksums.prefix(16).map { String($0, radix: 16) }.joined(separator: "-")
+        return "\(format.rawValue):\(file.bytesRead):crc32=\(crcs)\(checksums.count > 16 ? "-…" : "")"
+    }
+
     /// Fills `output` with up to `output.count` decompressed bytes; 0 means the end.
     /// - Throws: `.data` for corrupt, truncated or trailing-garbage gzip, naming the byte offset.
     public func read(into output: UnsafeMutableRawBufferPointer) throws -> Int {
@@ -62,6 +74,11 @@ public final class ByteStream {
             n = try readGzip(into: output, inflater)
         } else {
             n = try readPlain(into: output)
+            if n > 0 {
+                plainCRC = crc32_z(plainCRC, output.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
+            } else if checksums.isEmpty {
+                checksums = [UInt32(truncatingIfNeeded: plainCRC)]
+            }
         }
         bytesOut += n
         return n
@@ -117,6 +134,7 @@ public final class ByteStream {
             rawStart += step.consumed
             if step.memberEnded {
                 members += 1
+                checksums.append(inflater.memberCRC)
                 inMember = false
                 inflater.reset()
             }

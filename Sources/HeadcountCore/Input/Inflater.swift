@@ -15,6 +15,8 @@ public protocol Inflater: AnyObject {
         -> (consumed: Int, produced: Int, memberEnded: Bool)
     /// Prepares for the next member of a multi-member file.
     func reset()
+    /// The CRC-32 of the member just ended (read before `reset()`).
+    var memberCRC: UInt32 { get }
 }
 
 /// Why an inflater refused its input; `GzipStream` adds the file and offset.
@@ -37,6 +39,8 @@ public final class ZlibInflater: Inflater {
     deinit { inflateEnd(&stream) }
 
     public func reset() { inflateReset(&stream) }
+
+    public var memberCRC: UInt32 { UInt32(truncatingIfNeeded: stream.adler) }
 
     public func inflate(input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer) throws
         -> (consumed: Int, produced: Int, memberEnded: Bool)

@@ -37,8 +37,8 @@ public enum Decimal2 {
     /// `part / whole * 100` rounded half up to two decimals ("12.34"); "0.00" when `whole` is 0.
     public static func percent(_ part: Int, of whole: Int) -> String {
         guard whole > 0 else { return "0.00" }
-        let hundredths = (part * 20_000 + whole) / (2 * whole)
-        return format(hundredths: hundredths)
+        let magnitude = (Int(part.magnitude) * 20_000 + whole) / (2 * whole)
+        return format(hundredths: part < 0 ? -magnitude : magnitude)
     }
 
     /// An amount in hundredths as "123.45" (with a sign when negative).

@@ -6,10 +6,32 @@ public enum ReportRenderer {
     public static let audiencesHeader = ["team_id", "audience_id", "contacts", "shared_contacts",
                                          "exclusive_contacts"]
 
-    public static func teamsCSV(_ data: ReportData) -> [UInt8] {
+    /// Stages the requested report files in `out`; returns their names.
+    public static func stage(_ data: ReportData, formats: [ReportFormat], in out: OutputFolder,
+                             keepRejects: Bool) throws -> [String] {
+        var files: [String] = []
+        if formats.contains(.csv) {
+            try out.write("teams.csv", teamsCSV(data.teams))
+            try out.write("audiences.csv", audiencesCSV(data.audiences))
+            files += ["teams.csv", "audiences.csv"]
+        }
+        if formats.contains(.json) {
+            try out.write("summary.json", summaryJSON(data))
+            files.append("summary.json")
+        }
+        if keepRejects {
+            files.append("rejects.csv")
+        } else {
+            out.discard(named: "rejects.csv")
+            out.removeStale("rejects.csv")
+        }
+        return files
+    }
+
+    public static func teamsCSV(_ teams: [TeamRow]) -> [UInt8] {
         var w = CSVWriter()
         w.row(teamsHeader)
-        for t in data.teams {
+        for t in teams {
             var fields: [[UInt8]] = [t.teamID]
             for n in [t.contactRows, t.audiences, t.legacyContacts, t.globalContacts, t.duplicateRecords] {
                 fields.append(Array(String(n).utf8))
@@ -23,10 +45,10 @@ public enum ReportRenderer {
         return w.bytes
     }
 
-    public static func audiencesCSV(_ data: ReportData) -> [UInt8] {
+    public static func audiencesCSV(_ audiences: [AudienceRow]) -> [UInt8] {
         var w = CSVWriter()
         w.row(audiencesHeader)
-        for a in data.audiences {
+        for a in audiences {
             w.row([a.teamID, a.audienceID, Array(String(a.contacts).utf8), Array(String(a.sharedContacts).utf8),
                    Array(String(a.exclusiveContacts).utf8)])
         }

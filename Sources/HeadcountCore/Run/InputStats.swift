@@ -1,3 +1,5 @@
+import Foundation
+
 /// What happened to one input file: the per-file accounting of `summary.json`.
 public final class InputStats {
     public enum Role: String, Sendable { case contacts, memberships }
@@ -16,6 +18,7 @@ public final class InputStats {
     public var rowsFiltered = 0
     public var blankLines = 0
     public var rejected: [RejectReason: Int] = [:]
+    public var fingerprint = ""
 
     public init(role: Role, path: String) {
         self.role = role
@@ -23,6 +26,17 @@ public final class InputStats {
     }
 
     public var rowsRejected: Int { rejected.values.reduce(0, +) }
+
+    /// The row the run history keeps for this file.
+    public var record: InputRecord {
+        let rejectedJSON = JSON.object(RejectReason.allCases.sorted().map { ($0.rawValue, .int(rejected[$0] ?? 0)) })
+        return InputRecord(role: role.rawValue, path: path, format: format.rawValue, bytes: storedBytes,
+                           uncompressedBytes: uncompressedBytes, rowsRead: rowsRead, rowsCounted: rowsCounted,
+                           rowsRejected: rowsRejected, rowsFiltered: rowsFiltered,
+                           rejectedJSON: rejectedJSON.rendered().replacingOccurrences(of: "\n", with: "")
+                               .replacingOccurrences(of: "  ", with: ""),
+                           fingerprint: fingerprint)
+    }
 
     /// rows_read = rows_counted + rows_rejected + rows_filtered, the promise `summary.json` makes.
     public var balances: Bool { rowsRead == rowsCounted + rowsRejected + rowsFiltered }

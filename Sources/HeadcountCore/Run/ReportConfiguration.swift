@@ -26,6 +26,8 @@ public struct ReportConfiguration: Sendable {
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Rows longer than this are rejected as malformed.
     public var maxRecordBytes = CSVReader.defaultMaxRecordBytes
+    /// The run history database; nil: no history (`--no-history`).
+    public var historyPath: String? = HistoryStore.defaultPath
     /// Fixed clock for reproducible output (SOURCE_DATE_EPOCH); nil: the real clock.
     public var fixedEpoch: Int?
 

@@ -51,6 +51,28 @@ public final class ReportJob {
     public func run() throws -> ReportOutcome {
         let config = configuration
         try config.validate()
+        let history = try config.historyPath.map { try HistoryStore(path: $0) }
+        if let history {
+            try history.begin(id: runID, label: config.label, startedAt: Timestamp.iso8601(startedAt),
+                              rulesJSON: compact(.object(rules)), optionsJSON: compact(.object(options)), asOf: nil)
+            ActiveRun.register(database: config.historyPath!, runID: runID)
+        }
+        defer { ActiveRun.clear() }
+        do {
+            return try count(history: history)
+        } catch {
+            let finished = Timestamp.iso8601(config.fixedEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date())
+            try? history?.fail(id: runID, error: "\(error)", finishedAt: finished)
+            throw error
+        }
+    }
+
+    private func compact(_ json: JSON) -> String {
+        json.rendered().split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined()
+    }
+
+    private func count(history: HistoryStore?) throws -> ReportOutcome {
+        let config = configuration
         let contacts = try config.contacts.sortedByPath().map { try OpenedInput(role: .contacts, path: $0, config) }
         let memberships = try config.memberships.sortedByPath().map {
             try OpenedInput(role: .memberships, path: $0, config)
@@ -89,23 +111,16 @@ public final class ReportJob {
             let result = try counter.finish(teams: teams.count, audienceTeam: audienceTeam,
                                             policy: config.unsubscribedPolicy)
             let data = makeReportData(result, inputs: all.map(\.stats), rejects: rejects)
-            var files: [String] = []
-            if config.formats.contains(.csv) {
-                try out.write("teams.csv", ReportRenderer.teamsCSV(data))
-                try out.write("audiences.csv", ReportRenderer.audiencesCSV(data))
-                files += ["teams.csv", "audiences.csv"]
+            let files = try ReportRenderer.stage(data, formats: config.formats, in: out,
+                                                 keepRejects: rejects.total > 0)
+            try history?.complete(data, inputs: all.map(\.stats.record),
+                                  summaryJSON: String(decoding: ReportRenderer.summaryJSON(data), as: UTF8.self))
+            do {
+                try out.commit()
+            } catch {
+                try? history?.fail(id: runID, error: "\(error)", finishedAt: data.finishedAt, evenIfComplete: true)
+                throw error
             }
-            if config.formats.contains(.json) {
-                try out.write("summary.json", ReportRenderer.summaryJSON(data))
-                files.append("summary.json")
-            }
-            if rejects.total == 0 {
-                out.discard(named: "rejects.csv")
-                out.removeStale("rejects.csv")
-            } else {
-                files.append("rejects.csv")
-            }
-            try out.commit()
             return ReportOutcome(data: data, outputDirectory: out.path, files: files)
         } catch {
             out.discard()
@@ -329,9 +344,21 @@ public final class ReportJob {
                         contacts: r.audienceContacts[a], sharedContacts: r.audienceShared[a],
                         exclusiveContacts: r.audienceExclusive[a])
         }
+        let finished = configuration.fixedEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date()
+        return ReportData(
+            runID: runID, label: configuration.label, toolVersion: HeadcountVersion.current,
+            startedAt: Timestamp.iso8601(startedAt), finishedAt: Timestamp.iso8601(finished),
+            rules: rules, options: options, inputs: inputs.map(Self.json),
+            teams: teamRows, audiences: audienceRows, audiencesPerEmail: r.audiencesPerEmail,
+            rejectedByReason: rejects.byReason, rejectedWithoutTeam: rejects.withoutTeam,
+            rowsRead: inputs.filter { $0.role == .contacts }.reduce(0) { $0 + $1.rowsRead },
+            rowsFiltered: inputs.filter { $0.role == .contacts }.reduce(0) { $0 + $1.rowsFiltered })
+    }
+
+    /// The rules in effect, for `summary.json` and the history.
+    var rules: [(String, JSON)] {
         let config = configuration
-        let finished = config.fixedEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date()
-        let rules: [(String, JSON)] = [
+        return [
             ("email_key", .string("trim whitespace (ASCII and Unicode), lowercase (full Unicode mapping); "
                                   + "plus tags and dots kept")),
             ("key", .string("128-bit seeded hash of team and normalised email")),
@@ -340,24 +367,21 @@ public final class ReportJob {
             ("max_rejects", config.maxRejects.map(JSON.int) ?? .null),
             ("default_team", .string(config.defaultTeam)),
         ]
+    }
+
+    /// The options that shape the output (not the thread count, which never changes it).
+    var options: [(String, JSON)] {
+        let config = configuration
         var overrides: [(String, JSON)] = []
         for role in ColumnMap.Role.allCases {
             if let name = config.columnOverrides[role] { overrides.append((role.rawValue, .string(name))) }
         }
-        let options: [(String, JSON)] = [
+        return [
             ("layout", .string(config.memberships.isEmpty ? "legacy" : "global")),
             ("formats", .array(config.formats.map { .string($0.rawValue) })),
             ("delimiter", .string(config.delimiter.map(Self.delimiterName) ?? "auto")),
             ("column_overrides", .object(overrides)),
         ]
-        return ReportData(
-            runID: runID, label: config.label, toolVersion: HeadcountVersion.current,
-            startedAt: Timestamp.iso8601(startedAt), finishedAt: Timestamp.iso8601(finished),
-            rules: rules, options: options, inputs: inputs.map(Self.json),
-            teams: teamRows, audiences: audienceRows, audiencesPerEmail: r.audiencesPerEmail,
-            rejectedByReason: rejects.byReason, rejectedWithoutTeam: rejects.withoutTeam,
-            rowsRead: inputs.filter { $0.role == .contacts }.reduce(0) { $0 + $1.rowsRead },
-            rowsFiltered: inputs.filter { $0.role == .contacts }.reduce(0) { $0 + $1.rowsFiltered })
     }
 
     static func delimiterName(_ d: UInt8) -> String { d == 0x09 ? "tab" : String(UnicodeScalar(d)) }
@@ -424,6 +448,7 @@ final class OpenedInput {
         stats.uncompressedBytes = stream.bytesOut
         stats.gzipMembers = stream.members
         stats.blankLines = reader.blankLines
+        stats.fingerprint = stream.fingerprint
     }
 
     @inline(__always)

@@ -1,0 +1,131 @@
+import CSQLite
+
+/// A thin SQLite connection: prepared statements, typed binds, transactions.
+///
+/// Errors name the database file and SQLite's message, never a bound value.
+final class Database {
+    let path: String
+    private(set) var handle: OpaquePointer?
+
+    /// How long a writer waits for another writer's lock before failing.
+    static let busyTimeoutMilliseconds: Int32 = 30_000
+
+    /// Opens (creating when missing) the database at `path`, in WAL mode with a busy timeout.
+    init(path: String) throws {
+        self.path = path
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        if rc != SQLITE_OK {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "error \(rc)"
+            sqlite3_close(handle)
+            handle = nil
+            throw HeadcountError(.environment, "cannot open the history database: \(message)", file: path)
+        }
+        sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
+        try execute("PRAGMA journal_mode = WAL")
+        try execute("PRAGMA synchronous = NORMAL")
+        try execute("PRAGMA foreign_keys = ON")
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    func error(_ what: String) -> HeadcountError {
+        let message = String(cString: sqlite3_errmsg(handle))
+        return HeadcountError(.environment, "history database: \(what): \(message)", file: path)
+    }
+
+    /// Runs SQL without results (one or more statements).
+    func execute(_ sql: String) throws {
+        if sqlite3_exec(handle, sql, nil, nil, nil) != SQLITE_OK { throw error("cannot run statement") }
+    }
+
+    func prepare(_ sql: String) throws -> Statement {
+        var stmt: OpaquePointer?
+        if sqlite3_prepare_v2(handle, sql, -1, &stmt, nil) != SQLITE_OK { throw error("cannot prepare statement") }
+        return Statement(stmt!, db: self)
+    }
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back when it throws.
+    func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil)
+            throw error
+        }
+    }
+
+    /// Runs one statement with `values` bound.
+    func run(_ sql: String, _ values: [SQLValue]) throws {
+        let s = try prepare(sql)
+        try s.bind(values)
+        while try s.step() {}
+    }
+
+    /// All rows of a query.
+    func rows(_ sql: String, _ values: [SQLValue] = []) throws -> [[SQLValue]] {
+        let s = try prepare(sql)
+        try s.bind(values)
+        var out: [[SQLValue]] = []
+        while try s.step() { out.append(s.row()) }
+        return out
+    }
+}
+
+/// A value bound to or read from SQLite.
+enum SQLValue: Equatable {
+    case null
+    case int(Int)
+    case text(String)
+
+    var int: Int? { if case .int(let i) = self { return i } else { return nil } }
+    var text: String? { if case .text(let s) = self { return s } else { return nil } }
+}
+
+final class Statement {
+    private let stmt: OpaquePointer
+    private unowned let db: Database
+
+    init(_ stmt: OpaquePointer, db: Database) {
+        self.stmt = stmt
+        self.db = db
+    }
+
+    deinit { sqlite3_finalize(stmt) }
+
+    func bind(_ values: [SQLValue]) throws {
+        sqlite3_reset(stmt)
+        sqlite3_clear_bindings(stmt)
+        for (i, v) in values.enumerated() {
+            let index = Int32(i + 1)
+            let rc: Int32
+            switch v {
+            case .null: rc = sqlite3_bind_null(stmt, index)
+            case .int(let n): rc = sqlite3_bind_int64(stmt, index, sqlite3_int64(n))
+            case .text(let s): rc = headcount_sqlite3_bind_text(stmt, index, s, Int32(s.utf8.count))
+            }
+            if rc != SQLITE_OK { throw db.error("cannot bind parameter \(index)") }
+        }
+    }
+
+    /// Advances; true when a row is available.
+    func step() throws -> Bool {
+        let rc = sqlite3_step(stmt)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        throw db.error("statement failed")
+    }
+
+    func row() -> [SQLValue] {
+        (0..<sqlite3_column_count(stmt)).map { i in
+            switch sqlite3_column_type(stmt, i) {
+            case SQLITE_NULL: return .null
+            case SQLITE_INTEGER: return .int(Int(sqlite3_column_int64(stmt, i)))
+            default: return .text(String(cString: sqlite3_column_text(stmt, i)))
+            }
+        }
+    }
+}

@@ -1,0 +1,331 @@
+import Foundation
+
+/// A run as the history knows it.
+public struct RunRecord: Sendable, Equatable {
+    public var id: String
+    public var label: String?
+    public var startedAt: String
+    public var finishedAt: String?
+    /// running, complete, failed; `displayStatus` adds abandoned.
+    public var status: String
+    public var error: String?
+    public var toolVersion: String
+    public var asOf: String?
+    public var pid: Int?
+    public var host: String?
+    public var inputs: [String]
+    public var teams: Int?
+    public var legacyContacts: Int?
+    public var globalContacts: Int?
+
+    /// `running` becomes `abandoned` when the process that ran it (on this host) is gone.
+    public var displayStatus: String {
+        guard status == "running", let pid, host == HistoryStore.hostName else { return status }
+        return kill(pid_t(pid), 0) == 0 || errno == EPERM ? "running" : "abandoned"
+    }
+}
+
+/// One input file as recorded with a run.
+public struct InputRecord: Sendable {
+    public var role: String
+    public var path: String
+    public var format: String
+    public var bytes: Int
+    public var uncompressedBytes: Int
+    public var rowsRead: Int
+    public var rowsCounted: Int
+    public var rowsRejected: Int
+    public var rowsFiltered: Int
+    public var rejectedJSON: String
+    /// Size plus the CRC-32s of the gzip members (or of the plain bytes): recognises the same dump.
+    public var fingerprint: String
+}
+
+/// The run history: every `report` run, its inputs and its results, in SQLite.
+///
+/// WAL mode and a busy timeout let several runs write one database at once.
+/// The schema evolves through named, forward-only migrations, each applied
+/// once in its own transaction, so that a newer Headcount opens an older
+/// history. Results are written in one transaction when a run completes.
+public final class HistoryStore {
+    let db: Database
+
+    /// The default location, beside the reports.
+    public static let defaultPath = "Reports/headcount.sqlite"
+
+    /// Named migrations, in order. Never edit one that has shipped; add a new one.
+    public static let migrations: [(name: String, sql: String)] = [
+        ("001_runs_inputs_results", """
+            CREATE TABLE runs (
+                id TEXT PRIMARY KEY,
+                label TEXT,
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'failed')),
+                error TEXT,
+                tool_version TEXT NOT NULL,
+                rules_json TEXT NOT NULL,
+                options_json TEXT NOT NULL,
+                as_of TEXT,
+                pid INTEGER,
+                host TEXT,
+                summary_json TEXT
+            );
+            CREATE INDEX runs_label ON runs (label, started_at);
+            CREATE TABLE run_inputs (
+                run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                ordinal INTEGER NOT NULL,
+                role TEXT NOT NULL,
+                path TEXT NOT NULL,
+                format TEXT NOT NULL,
+                bytes INTEGER NOT NULL,
+                uncompressed_bytes INTEGER NOT NULL,
+                rows_read INTEGER NOT NULL,
+                rows_counted INTEGER NOT NULL,
+                rows_rejected INTEGER NOT NULL,
+                rows_filtered INTEGER NOT NULL,
+                rejected_json TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                PRIMARY KEY (run_id, ordinal)
+            );
+            CREATE TABLE team_results (
+                run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                team_id TEXT NOT NULL,
+                contact_rows INTEGER NOT NULL,
+                audiences INTEGER NOT NULL,
+                legacy_contacts INTEGER NOT NULL,
+                global_contacts INTEGER NOT NULL,
+                duplicate_records INTEGER NOT NULL,
+                reduction_pct TEXT NOT NULL,
+                unsubscribed_contacts INTEGER NOT NULL,
+                contacts_without_audience INTEGER NOT NULL,
+                rejected_rows INTEGER NOT NULL,
+                PRIMARY KEY (run_id, team_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE audience_results (
+                run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                team_id TEXT NOT NULL,
+                audience_id TEXT NOT NULL,
+                contacts INTEGER NOT NULL,
+                shared_contacts INTEGER NOT NULL,
+                exclusive_contacts INTEGER NOT NULL,
+                PRIMARY KEY (run_id, team_id, audience_id)
+            ) WITHOUT ROWID;
+            CREATE TABLE audiences_per_email (
+                run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                audiences INTEGER NOT NULL,
+                emails INTEGER NOT NULL,
+                PRIMARY KEY (run_id, audiences)
+            ) WITHOUT ROWID;
+            """),
+        ("002_billing_columns", """
+            ALTER TABLE team_results ADD COLUMN billing_json TEXT;
+            """),
+    ]
+
+    /// Opens (creating when missing) the history at `path` and applies the migrations
+    /// not yet applied (only the first `upTo` when given: for tests of old schemas).
+    public init(path: String, upTo: Int? = nil) throws {
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        db = try Database(path: path)
+        try migrate(upTo: upTo ?? Self.migrations.count)
+    }
+
+    /// The names of the migrations applied, in order.
+    public func appliedMigrations() throws -> [String] {
+        try db.rows("SELECT name FROM schema_migrations ORDER BY name").compactMap { $0[0].text }
+    }
+
+    private func migrate(upTo count: Int) throws {
+        try db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        for (name, sql) in Self.migrations.prefix(count) {
+            try db.transaction {
+                let done = try db.rows("SELECT 1 FROM schema_migrations WHERE name = ?", [.text(name)])
+                if !done.isEmpty { return }
+                try db.execute(sql)
+                try db.run("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)",
+                           [.text(name), .text(Timestamp.iso8601(Date()))])
+            }
+        }
+    }
+
+    static let hostName: String = ProcessInfo.processInfo.hostName
+
+    // MARK: - Lifecycle
+
+    /// Records a run as `running`.
+    public func begin(id: String, label: String?, startedAt: String, rulesJSON: String, optionsJSON: String,
+                      asOf: String?) throws {
+        try db.transaction {
+            try db.run("""
+                INSERT INTO runs (id, label, started_at, status, tool_version, rules_json, options_json, as_of, pid, host)
+                VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)
+                """, [.text(id), label.map(SQLValue.text) ?? .null, .text(startedAt), .text(HeadcountVersion.current),
+                      .text(rulesJSON), .text(optionsJSON), asOf.map(SQLValue.text) ?? .null,
+                      .int(Int(getpid())), .text(Self.hostName)])
+        }
+    }
+
+    /// Writes a run's results and marks it complete, in one transaction.
+    public func complete(_ data: ReportData, inputs: [InputRecord], summaryJSON: String,
+                         billing: [String: String] = [:]) throws {
+        try db.transaction {
+            let input = try db.prepare("""
+                INSERT INTO run_inputs (run_id, ordinal, role, path, format, bytes, uncompressed_bytes, rows_read,
+                    rows_counted, rows_rejected, rows_filtered, rejected_json, fingerprint)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for (i, r) in inputs.enumerated() {
+                try input.bind([.text(data.runID), .int(i), .text(r.role), .text(r.path), .text(r.format), .int(r.bytes),
+                                .int(r.uncompressedBytes), .int(r.rowsRead), .int(r.rowsCounted), .int(r.rowsRejected),
+                                .int(r.rowsFiltered), .text(r.rejectedJSON), .text(r.fingerprint)])
+                while try input.step() {}
+            }
+            let team = try db.prepare("""
+                INSERT INTO team_results (run_id, team_id, contact_rows, audiences, legacy_contacts, global_contacts,
+                    duplicate_records, reduction_pct, unsubscribed_contacts, contacts_without_audience, rejected_rows,
+                    billing_json)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for t in data.teams {
+                let id = String(decoding: t.teamID, as: UTF8.self)
+                try team.bind([.text(data.runID), .text(id), .int(t.contactRows), .int(t.audiences),
+                               .int(t.legacyContacts), .int(t.globalContacts), .int(t.duplicateRecords),
+                               .text(t.reductionPct), .int(t.unsubscribedContacts), .int(t.contactsWithoutAudience),
+                               .int(t.rejectedRows), billing[id].map(SQLValue.text) ?? .null])
+                while try team.step() {}
+            }
+            let audience = try db.prepare("""
+                INSERT INTO audience_results (run_id, team_id, audience_id, contacts, shared_contacts, exclusive_contacts)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            for a in data.audiences {
+                try audience.bind([.text(data.runID), .text(String(decoding: a.teamID, as: UTF8.self)),
+                                   .text(String(decoding: a.audienceID, as: UTF8.self)), .int(a.contacts),
+                                   .int(a.sharedContacts), .int(a.exclusiveContacts)])
+                while try audience.step() {}
+            }
+            let histogram = try db.prepare("INSERT INTO audiences_per_email (run_id, audiences, emails) VALUES (?, ?, ?)")
+            for (k, n) in data.audiencesPerEmail.enumerated() {
+                try histogram.bind([.text(data.runID), .int(k), .int(n)])
+                while try histogram.step() {}
+            }
+            try db.run("UPDATE runs SET status = 'complete', finished_at = ?, summary_json = ?, error = NULL WHERE id = ?",
+                       [.text(data.finishedAt), .text(summaryJSON), .text(data.runID)])
+        }
+    }
+
+    /// Marks a run failed with its one-line error (a complete run too when `evenIfComplete`:
+    /// its reports could not be put in place).
+    public func fail(id: String, error: String, finishedAt: String, evenIfComplete: Bool = false) throws {
+        try db.transaction {
+            try db.run("""
+                UPDATE runs SET status = 'failed', finished_at = ?, error = ?
+                WHERE id = ? AND (status = 'running' OR (? AND status = 'complete'))
+                """, [.text(finishedAt), .text(error), .text(id), .int(evenIfComplete ? 1 : 0)])
+        }
+    }
+
+    // MARK: - Queries
+
+    static let runColumns = """
+        r.id, r.label, r.started_at, r.finished_at, r.status, r.error, r.tool_version, r.as_of, r.pid, r.host,
+        (SELECT group_concat(path, char(31)) FROM (SELECT path FROM run_inputs WHERE run_id = r.id ORDER BY ordinal)),
+        (SELECT count(*) FROM team_results WHERE run_id = r.id),
+        (SELECT sum(legacy_contacts) FROM team_results WHERE run_id = r.id),
+        (SELECT sum(global_contacts) FROM team_results WHERE run_id = r.id)
+        """
+
+    static func record(_ row: [SQLValue]) -> RunRecord {
+        let complete = row[4].text == "complete"
+        return RunRecord(id: row[0].text ?? "", label: row[1].text, startedAt: row[2].text ?? "",
+                         finishedAt: row[3].text, status: row[4].text ?? "", error: row[5].text,
+                         toolVersion: row[6].text ?? "", asOf: row[7].text, pid: row[8].int, host: row[9].text,
+                         inputs: row[10].text.map { $0.split(separator: "\u{1F}").map(String.init) } ?? [],
+                         teams: complete ? row[11].int : nil, legacyContacts: complete ? (row[12].int ?? 0) : nil,
+                         globalContacts: complete ? (row[13].int ?? 0) : nil)
+    }
+
+    /// All runs, newest first.
+    public func runs() throws -> [RunRecord] {
+        try db.rows("SELECT \(Self.runColumns) FROM runs r ORDER BY r.started_at DESC, r.rowid DESC").map(Self.record)
+    }
+
+    /// The run named by `reference`: a run id, or the label of the newest complete run that has it.
+    /// - Throws: `.usage` when no run matches.
+    public func resolve(_ reference: String) throws -> RunRecord {
+        if let row = try db.rows("SELECT \(Self.runColumns) FROM runs r WHERE r.id = ?", [.text(reference)]).first {
+            return Self.record(row)
+        }
+        let byLabel = try db.rows("""
+            SELECT \(Self.runColumns) FROM runs r WHERE r.label = ? AND r.status = 'complete'
+            ORDER BY r.started_at DESC, r.rowid DESC LIMIT 1
+            """, [.text(reference)])
+        if let row = byLabel.first { return Self.record(row) }
+        throw HeadcountError(.usage, "no recorded run with id or label '\(reference)' (see headcount runs)")
+    }
+
+    /// The rows of `teams.csv` recorded for a run, sorted by team id bytes.
+    public func teams(of runID: String) throws -> [TeamRow] {
+        try db.rows("""
+            SELECT team_id, contact_rows, audiences, legacy_contacts, global_contacts, unsubscribed_contacts,
+                   contacts_without_audience, rejected_rows
+            FROM team_results WHERE run_id = ?
+            """, [.text(runID)]).map { r in
+            TeamRow(teamID: Array((r[0].text ?? "").utf8), contactRows: r[1].int ?? 0, audiences: r[2].int ?? 0,
+                    legacyContacts: r[3].int ?? 0, globalContacts: r[4].int ?? 0,
+                    unsubscribedContacts: r[5].int ?? 0, contactsWithoutAudience: r[6].int ?? 0,
+                    rejectedRows: r[7].int ?? 0)
+        }.sorted { $0.teamID.lexicographicallyPrecedes($1.teamID) }
+    }
+
+    /// The per-team billing columns recorded for a run (JSON text per team id), if any.
+    public func billing(of runID: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for r in try db.rows("SELECT team_id, billing_json FROM team_results WHERE run_id = ? AND billing_json IS NOT NULL",
+                             [.text(runID)]) {
+            out[r[0].text ?? ""] = r[1].text
+        }
+        return out
+    }
+
+    /// The rows of `audiences.csv` recorded for a run, in report order.
+    public func audiences(of runID: String) throws -> [AudienceRow] {
+        try db.rows("""
+            SELECT team_id, audience_id, contacts, shared_contacts, exclusive_contacts
+            FROM audience_results WHERE run_id = ?
+            """, [.text(runID)]).map { r in
+            AudienceRow(teamID: Array((r[0].text ?? "").utf8), audienceID: Array((r[1].text ?? "").utf8),
+                        contacts: r[2].int ?? 0, sharedContacts: r[3].int ?? 0, exclusiveContacts: r[4].int ?? 0)
+        }.sorted {
+            $0.teamID != $1.teamID ? $0.teamID.lexicographicallyPrecedes($1.teamID)
+                                   : $0.audienceID.lexicographicallyPrecedes($1.audienceID)
+        }
+    }
+
+    /// The `summary.json` written by a complete run.
+    public func summaryJSON(of runID: String) throws -> String? {
+        try db.rows("SELECT summary_json FROM runs WHERE id = ?", [.text(runID)]).first?[0].text
+    }
+
+    /// The audiences-per-email distribution of a run.
+    public func audiencesPerEmail(of runID: String) throws -> [Int] {
+        try db.rows("SELECT emails FROM audiences_per_email WHERE run_id = ? ORDER BY audiences", [.text(runID)])
+            .map { $0[0].int ?? 0 }
+    }
+
+    /// The inputs recorded for a run.
+    public func inputs(of runID: String) throws -> [InputRecord] {
+        try db.rows("""
+            SELECT role, path, format, bytes, uncompressed_bytes, rows_read, rows_counted, rows_rejected,
+                   rows_filtered, rejected_json, fingerprint
+            FROM run_inputs WHERE run_id = ? ORDER BY ordinal
+            """, [.text(runID)]).map { r in
+            InputRecord(role: r[0].text ?? "", path: r[1].text ?? "", format: r[2].text ?? "", bytes: r[3].int ?? 0,
+                        uncompressedBytes: r[4].int ?? 0, rowsRead: r[5].int ?? 0, rowsCounted: r[6].int ?? 0,
+                        rowsRejected: r[7].int ?? 0, rowsFiltered: r[8].int ?? 0, rejectedJSON: r[9].text ?? "{}",
+                        fingerprint: r[10].text ?? "")
+        }
+    }
+}

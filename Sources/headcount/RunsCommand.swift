@@ -1,0 +1,62 @@
+import ArgumentParser
+import HeadcountCore
+
+extension Headcount {
+    struct Runs: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the recorded runs, newest first.",
+            discussion: """
+                A run whose process ended without finishing (killed) shows as abandoned.
+
+                Example:
+                  headcount runs --db Reports/headcount.sqlite
+                  headcount runs --json | jq '.[0].id'
+                """
+        )
+
+        @OptionGroup var history: HistoryOptions
+        @Flag(help: "Print JSON for scripts.") var json = false
+
+        func run() throws {
+            let runs = try history.open().runs()
+            if json {
+                let items: [JSON] = runs.map { r in
+                    .object([
+                        ("id", .string(r.id)), ("label", r.label.map(JSON.string) ?? .null),
+                        ("started_at", .string(r.startedAt)), ("finished_at", r.finishedAt.map(JSON.string) ?? .null),
+                        ("status", .string(r.displayStatus)), ("error", r.error.map(JSON.string) ?? .null),
+                        ("tool_version", .string(r.toolVersion)),
+                        ("inputs", .array(r.inputs.map(JSON.string))),
+                        ("teams", r.teams.map(JSON.int) ?? .null),
+                        ("legacy_contacts", r.legacyContacts.map(JSON.int) ?? .null),
+                        ("global_contacts", r.globalContacts.map(JSON.int) ?? .null),
+                    ])
+                }
+                FileHandleOutput.standardOutput(JSON.array(items).rendered())
+                return
+            }
+            var rows = [["ID", "LABEL", "STARTED", "STATUS", "INPUTS", "TEAMS", "LEGACY", "GLOBAL"]]
+            for r in runs {
+                rows.append([r.id, r.label ?? "", r.startedAt, r.displayStatus, r.inputs.joined(separator: " "),
+                             r.teams.map(Summary.grouped) ?? "", r.legacyContacts.map(Summary.grouped) ?? "",
+                             r.globalContacts.map(Summary.grouped) ?? ""])
+            }
+            FileHandleOutput.standardOutput(Table.render(rows, rightAligned: [5, 6, 7]))
+        }
+    }
+}
+
+/// A plain text table with columns padded to their widest cell.
+enum Table {
+    static func render(_ rows: [[String]], rightAligned: Set<Int> = []) -> String {
+        guard let first = rows.first else { return "" }
+        var widths = [Int](repeating: 0, count: first.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                let pad = String(repeating: " ", count: widths[i] - cell.count)
+                return rightAligned.contains(i) ? pad + cell : (i == row.count - 1 ? cell : cell + pad)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
