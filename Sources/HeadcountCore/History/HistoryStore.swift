@@ -154,16 +154,25 @@ public final class HistoryStore {
 
     // MARK: - Lifecycle
 
-    /// Records a run as `running`.
+    /// Records a run as `running`. Returns the id used: `id`, or `id-2`, `id-3`… when
+    /// taken (runs started in the same second with a fixed clock).
     public func begin(id: String, label: String?, startedAt: String, rulesJSON: String, optionsJSON: String,
-                      asOf: String?) throws {
+                      asOf: String?) throws -> String {
         try db.transaction {
+            var id = id
+            var n = 1
+            let base = id
+            while try !db.rows("SELECT 1 FROM runs WHERE id = ?", [.text(id)]).isEmpty {
+                n += 1
+                id = "\(base)-\(n)"
+            }
             try db.run("""
                 INSERT INTO runs (id, label, started_at, status, tool_version, rules_json, options_json, as_of, pid, host)
                 VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)
                 """, [.text(id), label.map(SQLValue.text) ?? .null, .text(startedAt), .text(HeadcountVersion.current),
                       .text(rulesJSON), .text(optionsJSON), asOf.map(SQLValue.text) ?? .null,
                       .int(Int(getpid())), .text(Self.hostName)])
+            return id
         }
     }
 

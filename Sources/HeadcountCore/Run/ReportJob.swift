@@ -17,7 +17,7 @@ public struct ReportOutcome: Sendable {
 /// `ReportData`; the report files are staged and renamed into place together.
 public final class ReportJob {
     public let configuration: ReportConfiguration
-    public let runID: String
+    public private(set) var runID: String
     public let startedAt: Date
 
     /// Seeds of the id tables; fixed, so that keys (and partitions) are the same on every run.
@@ -53,7 +53,7 @@ public final class ReportJob {
         try config.validate()
         let history = try config.historyPath.map { try HistoryStore(path: $0) }
         if let history {
-            try history.begin(id: runID, label: config.label, startedAt: Timestamp.iso8601(startedAt),
+            runID = try history.begin(id: runID, label: config.label, startedAt: Timestamp.iso8601(startedAt),
                               rulesJSON: compact(.object(rules)), optionsJSON: compact(.object(options)), asOf: nil)
             ActiveRun.register(database: config.historyPath!, runID: runID)
         }
