@@ -78,6 +78,36 @@ struct Headcount {
         try run(["report", "--contacts"] + contacts + ["--out", "out", "--quiet"] + extra)
     }
 
+    /// Starts `headcount args…` with standard input left open (the run waits for it).
+    func spawn(_ args: [String]) throws -> (process: Process, stdin: Pipe, stderr: Pipe) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let input = Pipe(), err = Pipe()
+        p.standardInput = input
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        return (p, input, err)
+    }
+
+    /// `runs --json` parsed.
+    func runs() throws -> [[String: Any]] {
+        let r = try run(["runs", "--json"])
+        return (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]]) ?? []
+    }
+
+    /// Waits until `path` exists (a run has reached a point), at most `seconds`.
+    func waitFor(_ check: () throws -> Bool, seconds: Double = 20) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try check() { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
     func cleanup() { try? FileManager.default.removeItem(atPath: dir) }
 }
 

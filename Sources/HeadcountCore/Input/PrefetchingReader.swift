@@ -17,6 +17,9 @@ public final class PrefetchingReader: ChunkSource {
     public static let defaultChunkSize = 1 << 20
     /// Chunks in flight between the two threads.
     public static let defaultDepth = 4
+    /// A chunk is handed over early (after a short read) only once it holds this much, or at once
+    /// from a pipe that has paused: see `produce`.
+    static let minimumHandOff = 1
 
     private final class Chunk {
         let memory: UnsafeMutableRawBufferPointer
@@ -72,10 +75,14 @@ public final class PrefetchingReader: ChunkSource {
             var caught: Error?
             var atEnd = false
             do {
+                // Fill the chunk, but hand it over after a short read: on a pipe the next
+                // bytes may be a long time coming, and what is here should be counted now.
                 while filled < chunk.memory.count {
+                    let want = chunk.memory.count - filled
                     let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: chunk.memory[filled...]))
                     if n == 0 { atEnd = true; break }
                     filled += n
+                    if n < want && filled >= Self.minimumHandOff { break }
                 }
             } catch {
                 caught = error

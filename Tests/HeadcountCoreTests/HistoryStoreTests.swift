@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import HeadcountCore
+
+@Suite struct HistoryStoreTests {
+    func team(_ id: String, legacy: Int, global: Int) -> TeamRow {
+        TeamRow(teamID: Array(id.utf8), contactRows: legacy + 1, audiences: 2, legacyContacts: legacy,
+                globalContacts: global, unsubscribedContacts: 0, contactsWithoutAudience: 0, rejectedRows: 1)
+    }
+
+    func data(_ id: String, teams: [TeamRow]) -> ReportData {
+        ReportData(runID: id, label: nil, toolVersion: HeadcountVersion.current, startedAt: "2026-01-01T00:00:00Z",
+                   finishedAt: "2026-01-01T00:00:01Z", rules: [], options: [], inputs: [], teams: teams,
+                   audiences: [AudienceRow(teamID: Array("t1".utf8), audienceID: Array("a".utf8), contacts: 1,
+                                           sharedContacts: 0, exclusiveContacts: 1)],
+                   audiencesPerEmail: [0, 5, 2], rejectedByReason: [:], rejectedWithoutTeam: 0, rowsRead: 10,
+                   rowsFiltered: 0)
+    }
+
+    @Test func aDatabaseMadeByTheFirstSchemaOpensWithTheCurrentCode() throws {
+        let dir = TemporaryFolder()
+        let path = dir.path + "/old.sqlite"
+        do {
+            let old = try HistoryStore(path: path, upTo: 1)
+            #expect(try old.appliedMigrations() == ["001_runs_inputs_results"])
+            // Rows as the first version wrote them (no billing column then).
+            try old.db.execute("""
+                INSERT INTO runs (id, label, started_at, finished_at, status, tool_version, rules_json, options_json,
+                                  summary_json)
+                VALUES ('r1', 'jan', '2026-01-01T00:00:00Z', '2026-01-01T00:00:05Z', 'complete', '0.0.1', '{}', '{}', '{}');
+                INSERT INTO team_results VALUES ('r1', 't1', 10, 2, 9, 7, 2, '22.22', 0, 0, 1);
+                """)
+        }
+        let current = try HistoryStore(path: path)
+        #expect(try current.appliedMigrations() == HistoryStore.migrations.map(\.name))
+        let run = try current.resolve("jan")
+        #expect(run.id == "r1" && run.status == "complete" && run.teams == 1 && run.globalContacts == 7)
+        #expect(try current.teams(of: "r1") == [team("t1", legacy: 9, global: 7)])
+        // Migrations are applied once: opening again changes nothing.
+        #expect(try HistoryStore(path: path).appliedMigrations().count == HistoryStore.migrations.count)
+    }
+
+    @Test func lifecycleRunningCompleteFailed() throws {
+        let dir = TemporaryFolder()
+        let store = try HistoryStore(path: dir.path + "/h.sqlite")
+        let id = try store.begin(id: "r1", label: "jan", startedAt: "2026-01-01T00:00:00Z", rulesJSON: "{}",
+                                 optionsJSON: "{}", asOf: nil)
+        #expect(try store.runs().map(\.status) == ["running"])
+        #expect(try store.runs()[0].displayStatus == "running", "this process is alive")
+        try store.complete(data(id, teams: [team("t1", legacy: 5, global: 3), team("t2", legacy: 1, global: 1)]),
+                           inputs: [], summaryJSON: "{\"x\":1}\n")
+        let done = try store.resolve("r1")
+        #expect(done.status == "complete" && done.legacyContacts == 6 && done.globalContacts == 4 && done.teams == 2)
+        #expect(try store.summaryJSON(of: "r1") == "{\"x\":1}\n")
+        #expect(try store.audiencesPerEmail(of: "r1") == [0, 5, 2])
+
+        let second = try store.begin(id: "r1", label: "feb", startedAt: "2026-02-01T00:00:00Z", rulesJSON: "{}",
+                                     optionsJSON: "{}", asOf: nil)
+        #expect(second == "r1-2", "a taken id gets a suffix")
+        try store.fail(id: second, error: "x.csv.gz: byte 9: truncated gzip stream", finishedAt: "2026-02-01T00:00:01Z")
+        let failed = try store.resolve("r1-2")
+        #expect(failed.status == "failed" && failed.error == "x.csv.gz: byte 9: truncated gzip stream")
+        #expect(failed.teams == nil)
+        #expect(try store.runs().map(\.id) == ["r1-2", "r1"], "newest first")
+    }
+
+    @Test func aRunningRunWhoseProcessIsGoneIsAbandoned() throws {
+        let dir = TemporaryFolder()
+        let store = try HistoryStore(path: dir.path + "/h.sqlite")
+        _ = try store.begin(id: "r1", label: nil, startedAt: "2026-01-01T00:00:00Z", rulesJSON: "{}",
+                            optionsJSON: "{}", asOf: nil)
+        try store.db.execute("UPDATE runs SET pid = 2147483646")   // no such process
+        #expect(try store.runs()[0].displayStatus == "abandoned")
+    }
+
+    @Test func labelsResolveToTheNewestCompleteRun() throws {
+        let dir = TemporaryFolder()
+        let store = try HistoryStore(path: dir.path + "/h.sqlite")
+        for (id, started) in [("a", "2026-01-01T00:00:00Z"), ("b", "2026-01-02T00:00:00Z"), ("c", "2026-01-03T00:00:00Z")] {
+            _ = try store.begin(id: id, label: "monthly", startedAt: started, rulesJSON: "{}", optionsJSON: "{}", asOf: nil)
+        }
+        try store.complete(data("a", teams: []), inputs: [], summaryJSON: "{}")
+        try store.complete(data("b", teams: []), inputs: [], summaryJSON: "{}")
+        #expect(try store.resolve("monthly").id == "b", "c is still running")
+        #expect(throws: HeadcountError.self) { try store.resolve("nothing") }
+    }
+
+    @Test func comparisonRowsAndPercentages() {
+        let before = RunRecord(id: "b", label: nil, startedAt: "", finishedAt: nil, status: "complete", error: nil,
+                               toolVersion: "", asOf: nil, pid: nil, host: nil, inputs: [], teams: nil,
+                               legacyContacts: nil, globalContacts: nil)
+        var after = before
+        after.id = "a"
+        let c = RunComparison(before: before, beforeTeams: [team("t1", legacy: 100, global: 80), team("t2", legacy: 3, global: 3)],
+                              after: after, afterTeams: [team("t1", legacy: 110, global: 70), team("t3", legacy: 1, global: 1)])
+        #expect(String(decoding: c.csv(), as: UTF8.self) == """
+            team_id,presence,before_legacy,before_global,after_legacy,after_global,change_global,change_pct,legacy_to_global_change,legacy_to_global_pct
+            t1,both,100,80,110,70,-10,-12.50,-30,-30.00
+            t2,removed,3,3,0,0,-3,-100.00,-3,-100.00
+            t3,added,0,0,1,1,1,,1,
+
+            """)
+        let t = c.totals
+        #expect(t.added == 1 && t.removed == 1 && t.teamsBefore == 2 && t.teamsAfter == 2)
+        #expect(t.beforeLegacy == 103 && t.afterGlobal == 71)
+    }
+}

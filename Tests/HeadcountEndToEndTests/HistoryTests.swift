@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+/// End-to-end: the run history through `report`, `runs`, `show` and `compare`.
+@Suite struct HistoryTests {
+    @Test func everyRunIsRecordedCompleteOrFailed() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        #expect(try h.run(["report", "--contacts", "legacy.csv.gz", "--label", "jan", "--quiet"]).status == 0)
+        let failed = try h.run(["report", "--contacts", "truncated.csv.gz", "--label", "bad", "--quiet"])
+        #expect(failed.status == 1)
+        let runs = try h.runs()
+        #expect(runs.count == 2)
+        #expect(runs[0]["status"] as? String == "failed")
+        #expect((runs[0]["error"] as? String)?.contains("truncated gzip stream") == true)
+        #expect(runs[1]["status"] as? String == "complete")
+        #expect(runs[1]["label"] as? String == "jan")
+        #expect(runs[1]["legacy_contacts"] as? Int == 8)
+        #expect(runs[1]["global_contacts"] as? Int == 7)
+        #expect(runs[1]["teams"] as? Int == 3)
+        #expect(runs[1]["inputs"] as? [String] == ["legacy.csv.gz"])
+        #expect(FileManager.default.fileExists(atPath: h.dir + "/Reports/headcount.sqlite"))
+        let table = try h.run(["runs"])
+        #expect(table.stdout.hasPrefix("ID "))
+        #expect(table.stdout.contains("complete") && table.stdout.contains("failed"))
+    }
+
+    @Test func noHistoryAndExplicitDatabase() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.report(["legacy.csv.gz"], ["--no-history"])
+        #expect(!FileManager.default.fileExists(atPath: h.dir + "/Reports/headcount.sqlite"))
+        try h.report(["legacy.csv.gz"], ["--db", "other.sqlite"])
+        #expect(try h.run(["runs", "--db", "other.sqlite", "--json"]).stdout.contains("\"complete\""))
+    }
+
+    @Test func showWritesTheSameReportsFromTheHistoryAlone() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.run(["report", "--contacts", "legacy.csv.gz", "--out", "original", "--label", "jan", "--quiet"])
+        try FileManager.default.removeItem(atPath: h.dir + "/legacy.csv.gz")
+        let shown = try h.run(["show", "jan", "--out", "again"])
+        #expect(shown.status == 0)
+        for name in ["teams.csv", "audiences.csv", "summary.json"] {
+            #expect(FileManager.default.contentsEqual(atPath: h.dir + "/original/" + name,
+                                                      andPath: h.dir + "/again/" + name), "\(name)")
+        }
+        #expect(try h.run(["show", "no-such-run"]).status == 2)
+    }
+
+    @Test func compareAnswersTheMigrationQuestionInOneCommand() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.run(["report", "--contacts", "legacy.csv.gz", "--label", "before", "--quiet"])
+        try h.run(["report", "--contacts", "global-contacts.csv.gz", "--memberships", "global-memberships.csv.gz",
+                   "--label", "after", "--quiet"])
+        let r = try h.run(["compare", "before", "after", "--out", "cmp"])
+        #expect(r.status == 0)
+        #expect(r.file("compare.csv", in: "cmp") == """
+            team_id,presence,before_legacy,before_global,after_legacy,after_global,change_global,change_pct,legacy_to_global_change,legacy_to_global_pct
+            t1,both,4,3,3,3,0,0.00,-1,-25.00
+            t2,both,3,2,1,1,-1,-50.00,-2,-66.67
+            t3,removed,1,2,0,0,-2,-100.00,-1,-100.00
+
+            """)
+        let json = try JSONSerialization.jsonObject(with: Data(r.file("compare.json", in: "cmp")!.utf8)) as! [String: Any]
+        let totals = json["totals"] as! [String: Any]
+        #expect(totals["before_legacy"] as? Int == 8 && totals["after_global"] as? Int == 4)
+        #expect(json["removed"] as? [String] == ["t3"])
+    }
+
+    @Test func eightConcurrentRunsAreAllRecorded() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let group = DispatchGroup()
+        let lock = NSLock()
+        var statuses: [Int32] = []
+        for i in 0..<8 {
+            DispatchQueue.global().async(group: group) {
+                let r = try? h.run(["report", "--contacts", "legacy.csv.gz", "--out", "out\(i)", "--label", "p\(i)",
+                                    "--quiet"])
+                lock.lock(); statuses.append(r?.status ?? -1); lock.unlock()
+            }
+        }
+        group.wait()
+        #expect(statuses == Array(repeating: 0, count: 8))
+        let runs = try h.runs()
+        #expect(runs.count == 8)
+        #expect(Set(runs.compactMap { $0["label"] as? String }) == Set((0..<8).map { "p\($0)" }))
+        #expect(runs.allSatisfy { $0["status"] as? String == "complete" && $0["global_contacts"] as? Int == 7 })
+    }
+
+    @Test func aKilledRunIsShownAsAbandonedAndLeavesNoReport() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let (p, stdin, _) = try h.spawn(["report", "--contacts", "-", "--out", "out", "--quiet"])
+        stdin.fileHandleForWriting.write(Data("team_id,email\nt1,a@b.c\n".utf8))
+        #expect(try h.waitFor { try h.runs().first?["status"] as? String == "running" })
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(try h.runs().first?["status"] as? String == "abandoned")
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: h.dir + "/out")) ?? []
+        #expect(leftovers.allSatisfy { $0.hasPrefix(".") }, "only temporary files, no report: \(leftovers)")
+    }
+
+    @Test(arguments: [(SIGINT, Int32(130), "SIGINT"), (SIGTERM, Int32(143), "SIGTERM")])
+    func anInterruptedRunIsRecordedFailedAndCleansUp(signal: Int32, status: Int32, name: String) throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let (p, stdin, stderr) = try h.spawn(["report", "--contacts", "-", "--out", "out", "--quiet"])
+        stdin.fileHandleForWriting.write(Data("team_id,email\nt1,a@b.c\n".utf8))
+        #expect(try h.waitFor { try h.runs().first?["status"] as? String == "running" })
+        #expect(try h.waitFor { FileManager.default.fileExists(atPath: h.dir + "/out") })
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == status)
+        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(message == "headcount: interrupted by \(name); no report written\n")
+        let run = try h.runs().first
+        #expect(run?["status"] as? String == "failed")
+        #expect(run?["error"] as? String == "interrupted by \(name)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: h.dir + "/out")) ?? []).isEmpty,
+                "temporary files removed, no report")
+    }
+}
