@@ -22,9 +22,11 @@ let package = Package(
             name: "CSQLite",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // ISA-L's inflater when libisal-dev is installed (loaded at run time); zlib otherwise.
+        .systemLibrary(name: "CISAL"),
         .target(
             name: "HeadcountCore",
-            dependencies: ["CZlib", "CSQLite"],
+            dependencies: ["CZlib", "CSQLite", "CISAL"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import HeadcountCore
 
@@ -125,6 +126,84 @@ import Testing
         var buffer = [UInt8](repeating: 0, count: 64)
         #expect(throws: HeadcountError.self) {
             while try buffer.withUnsafeMutableBytes({ try reader.read(into: $0) }) > 0 {}
+        }
+    }
+}
+
+/// Both inflaters must behave the same on every gzip input, good or bad.
+@Suite struct InflaterEquivalenceTests {
+    let text = Array(String(repeating: "team_id,email\nt1,alice@example.com\n", count: 2000).utf8)
+
+    enum Outcome: Equatable {
+        case bytes([UInt8], members: Int, checksums: [UInt32])
+        case failure(HeadcountError.Code, offset: Int?, message: String)
+    }
+
+    func read(_ path: String, _ inflater: @autoclosure () -> Inflater) -> Outcome {
+        do {
+            let stream = try ByteStream(file: InputFile(path: path), inflater: inflater())
+            var out: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 5000)
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try stream.read(into: $0) }
+                if n == 0 { break }
+                out += buffer[0..<n]
+            }
+            return .bytes(out, members: stream.members, checksums: stream.checksums)
+        } catch let e as HeadcountError {
+            return .failure(e.code, offset: e.byteOffset, message: e.message)
+        } catch {
+            return .failure(.environment, offset: nil, message: "\(error)")
+        }
+    }
+
+    var cases: [(String, [UInt8])] {
+        let one = GzipEncoder.gzip(text)
+        var badCRC = one
+        badCRC[badCRC.count - 8] ^= 0xFF
+        var badSize = one
+        badSize[badSize.count - 2] ^= 0x10
+        return [
+            ("single", one),
+            ("members", GzipEncoder.gzip(Array(text[0..<10])) + GzipEncoder.gzip([]) + GzipEncoder.gzip(Array(text[10...]))),
+            ("level1-members", GzipEncoder.gzip(text, level: 1) + GzipEncoder.gzip(text, level: 9)),
+            ("truncated", Array(one[0..<(one.count - 3)])),
+            ("truncated-early", Array(one[0..<20])),
+            ("bad-crc", badCRC),
+            ("bad-size", badSize),
+            ("garbage", one + Array("tail".utf8)),
+        ]
+    }
+
+    @Test func isalIsUsedWhenInstalled() {
+        // CI installs libisal-dev, so both inflaters are exercised there.
+        #expect(ISALInflater.isAvailable == FileManager.default.fileExists(atPath: "/usr/include/isa-l/igzip_lib.h"))
+    }
+
+    @Test func zlibAndISALGiveIdenticalResults() throws {
+        guard ISALInflater.isAvailable else { return }
+        let dir = TemporaryFolder()
+        for (name, bytes) in cases {
+            let path = dir.write(name + ".gz", bytes)
+            let z = read(path, ZlibInflater())
+            let i = read(path, ISALInflater()!)
+            switch (z, i) {
+            case (.bytes, .bytes):
+                #expect(z == i, "\(name)")
+            case let (.failure(zc, zo, zm), .failure(ic, io, im)):
+                #expect(zc == ic && zc == .data, "\(name)")
+                // Both name an offset inside the file; the exact byte where a corrupt
+                // stream is noticed may differ between implementations.
+                #expect(zo != nil && io != nil, "\(name)")
+                if zm.hasPrefix("truncated") || zm.hasPrefix("trailing") { #expect(zm == im && zo == io, "\(name)") }
+            default:
+                Issue.record("\(name): zlib \(z) vs isa-l \(i)")
+            }
+        }
+        if case .bytes(let b, let members, _) = read(dir.path + "/members.gz", ISALInflater()!) {
+            #expect(b == text && members == 3)
+        } else {
+            Issue.record("members.gz unreadable")
         }
     }
 }

@@ -1,4 +1,6 @@
+import CISAL
 import CZlib
+import Foundation
 
 /// A raw gzip-member decompressor: the part of gzip reading that a faster
 /// library can replace. Member boundaries, offsets and errors are handled by
@@ -68,7 +70,63 @@ public final class ZlibInflater: Inflater {
     }
 }
 
+/// ISA-L's inflater (Intel's optimised deflate, 2–3× faster than zlib here), when available.
+///
+/// ISA-L stops at the end of each gzip member, having checked its CRC-32 and
+/// length; `GzipStream` then resets it for the next member (without the
+/// reset, later members would be silently lost).
+public final class ISALInflater: Inflater {
+    public let name = "isa-l"
+    private let state: UnsafeMutableRawPointer
+    public private(set) var memberCRC: UInt32 = 0
+
+    /// Whether ISA-L was found when Headcount was built and loads now.
+    public static var isAvailable: Bool { headcount_isal_available() != 0 }
+
+    /// nil when ISA-L is not available.
+    public init?() {
+        guard Self.isAvailable, let s = headcount_isal_new() else { return nil }
+        state = s
+    }
+
+    deinit { headcount_isal_free(state) }
+
+    public func reset() { headcount_isal_reset(state) }
+
+    public func inflate(input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer) throws
+        -> (consumed: Int, produced: Int, memberEnded: Bool)
+    {
+        var consumed: UInt32 = 0, produced: UInt32 = 0, crc: UInt32 = 0
+        var finished: Int32 = 0
+        let rc = headcount_isal_step(state, input.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                     UInt32(input.count), output.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                     UInt32(output.count), &consumed, &produced, &finished, &crc)
+        if rc < 0 {
+            let reason: String
+            switch rc {
+            case -6: reason = "corrupt gzip data (incorrect data check)"
+            case -4: reason = "corrupt gzip data (invalid gzip header)"
+            case -5: reason = "corrupt gzip data (unknown compression method)"
+            default: reason = "corrupt gzip data (invalid deflate data)"
+            }
+            throw InflateFailure(reason: reason, consumed: Int(consumed))
+        }
+        if finished != 0 { memberCRC = crc }
+        return (Int(consumed), Int(produced), finished != 0)
+    }
+}
+
+/// Which inflater to use: ISA-L when available, zlib otherwise; `HEADCOUNT_INFLATER=zlib`
+/// (or `isa-l`) chooses, for comparisons and tests.
+public enum InflaterChoice {
+    public static var preferred: String {
+        if let forced = ProcessInfo.processInfo.environment["HEADCOUNT_INFLATER"] { return forced }
+        return ISALInflater.isAvailable ? "isa-l" : "zlib"
+    }
+}
+
 /// The inflater a run uses unless told otherwise: the fastest one built in.
 public func makeDefaultInflater() -> Inflater {
-    ZlibInflater()
+    if InflaterChoice.preferred != "zlib", let isal = ISALInflater() { return isal }
+    return ZlibInflater()
 }
