@@ -18,7 +18,7 @@ struct Headcount: ParsableCommand {
             2 usage error (bad flags, missing file or column); 130/143 interrupted.
             """,
         version: HeadcountVersion.current,
-        subcommands: [Report.self, Runs.self, Show.self, Compare.self, Generate.self, Demo.self]
+        subcommands: [Report.self, Runs.self, Show.self, Compare.self, Peak.self, Generate.self, Demo.self]
     )
 
     /// Parses, runs, and maps every outcome to the SPEC's exit statuses in one place.
@@ -36,8 +36,9 @@ struct Headcount: ParsableCommand {
                 Self.exit(withError: error)
             }
             if let exitCode = error as? ExitCode { Glibc.exit(exitCode.rawValue) }
-            // Argument errors: the parser's message and usage, then the SPEC's usage status.
-            FileHandleOutput.standardError(fullMessage(for: error))
+            // Argument errors: one line, then the SPEC's usage status.
+            let message = Self.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandleOutput.standardError("headcount: \(message) (see headcount --help)")
             Glibc.exit(2)
         }
     }

@@ -29,6 +29,16 @@ extension Headcount {
                 help: ArgumentHelp("Membership dump(s): contact_id,audience_id rows.", valueName: "file"))
         var memberships: [String] = []
 
+        @Option(help: ArgumentHelp("Quotas: team_id,plan,contact_limit per team.", valueName: "file"))
+        var quotas: String?
+
+        @Option(help: ArgumentHelp("Price tiers: tier,contact_limit,monthly_price, ascending.", valueName: "file"))
+        var tiers: String?
+
+        @Option(help: ArgumentHelp("Count only contacts created at or before DATE (a date alone: the end of that day, UTC).",
+                                   valueName: "date"))
+        var asOf: String?
+
         @Option(help: ArgumentHelp("Output folder (default: Reports/<run id>/).", valueName: "dir"))
         var out: String?
 
@@ -82,6 +92,10 @@ extension Headcount {
                 throw ValidationError("--unsubscribed-policy must be any or all")
             }
             _ = try parsedFormats()
+            if let asOf, InstantParser.parseAsOf(asOf) == nil {
+                throw ValidationError("--as-of: unknown date format '\(asOf)' (use 2026-01-31, 2026-01-31T23:59:59Z, "
+                                      + "2026-01-31 23:59:59+01 or 2026-01-31 23:59:59)")
+            }
             _ = try parsedDelimiter()
         }
 
@@ -128,6 +142,9 @@ extension Headcount {
             config.columnOverrides[.contactID] = contactIdColumn
             config.columnOverrides[.audience] = audienceColumn
             if let threads { config.threads = threads }
+            config.quotasPath = quotas
+            config.tiersPath = tiers
+            config.asOf = asOf.flatMap(InstantParser.parseAsOf)
             config.historyPath = noHistory ? nil : (db ?? HistoryStore.defaultPath)
             config.fixedEpoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { Int($0) }
 

@@ -11,6 +11,8 @@ public final class ContactIndex {
         var contact: Key128
         var team: UInt32
         var teamHash: UInt64
+        /// The contact row was created after `--as-of`: its memberships are filtered too.
+        var filtered: Bool
     }
 
     /// Seed of the contact-id hash; fixed so that runs are reproducible.
@@ -31,30 +33,33 @@ public final class ContactIndex {
     deinit { slots.deallocate() }
 
     private static let empty = Entry(id: Key128(low: 0, high: 0), contact: Key128(low: 0, high: 0),
-                                     team: 0, teamHash: 0)
+                                     team: 0, teamHash: 0, filtered: false)
 
     @inline(__always)
     public static func key(of contactID: UnsafeRawBufferPointer) -> Key128 {
         ByteHash.hash128(contactID, seed: seed)
     }
 
-    /// Records that `id` names `contact` in `team`.
-    public func add(id: Key128, contact: Key128, team: UInt32, teamHash: UInt64) {
+    /// Records that `id` names `contact` in `team` (or a contact filtered out by `--as-of`).
+    /// A counted contact wins over a filtered one; between two of a kind the smallest
+    /// (team hash, key) wins, whatever the order they come in.
+    public func add(id: Key128, contact: Key128, team: UInt32, teamHash: UInt64, filtered: Bool = false) {
         if count * 4 >= capacity * 3 { grow() }
         let mask = capacity - 1
         var i = Int(truncatingIfNeeded: id.low) & mask
         while true {
             let s = slots + i
             if s.pointee.id == id {
-                if (teamHash, contact) < (s.pointee.teamHash, s.pointee.contact) {
-                    s.pointee.contact = contact
-                    s.pointee.team = team
-                    s.pointee.teamHash = teamHash
+                let replace = s.pointee.filtered != filtered
+                    ? s.pointee.filtered
+                    : (teamHash, contact) < (s.pointee.teamHash, s.pointee.contact)
+                if replace {
+                    s.pointee = Entry(id: id, contact: contact, team: team, teamHash: teamHash, filtered: filtered)
                 }
                 return
             }
             if s.pointee.id.low == 0 && s.pointee.id.high == 0 {
-                s.pointee = Entry(id: id, contact: contact, team: team, teamHash: teamHash)
+                s.pointee = Entry(id: id, contact: contact, team: team, teamHash: teamHash, filtered: filtered)
                 count += 1
                 return
             }
@@ -64,12 +69,12 @@ public final class ContactIndex {
 
     /// The contact and team that `id` names, if it was added.
     @inline(__always)
-    public func lookup(_ id: Key128) -> (contact: Key128, team: UInt32)? {
+    public func lookup(_ id: Key128) -> (contact: Key128, team: UInt32, filtered: Bool)? {
         let mask = capacity - 1
         var i = Int(truncatingIfNeeded: id.low) & mask
         while true {
             let s = slots[i]
-            if s.id == id { return (s.contact, s.team) }
+            if s.id == id { return (s.contact, s.team, s.filtered) }
             if s.id.low == 0 && s.id.high == 0 { return nil }
             i = (i + 1) & mask
         }

@@ -13,7 +13,8 @@ public enum HistoryReports {
         var files: [String] = []
         do {
             if formats.contains(.csv) {
-                try out.write("teams.csv", ReportRenderer.teamsCSV(store.teams(of: run.id)))
+                try out.write("teams.csv", ReportRenderer.teamsCSV(store.teams(of: run.id),
+                                                                   extraHeader: store.teamsExtraHeader(of: run.id)))
                 try out.write("audiences.csv", ReportRenderer.audiencesCSV(store.audiences(of: run.id)))
                 files += ["teams.csv", "audiences.csv"]
             }

@@ -121,6 +121,9 @@ public final class HistoryStore {
         ("002_billing_columns", """
             ALTER TABLE team_results ADD COLUMN billing_json TEXT;
             """),
+        ("003_teams_header", """
+            ALTER TABLE runs ADD COLUMN teams_extra_header TEXT;
+            """),
     ]
 
     /// Opens (creating when missing) the history at `path` and applies the migrations
@@ -177,8 +180,7 @@ public final class HistoryStore {
     }
 
     /// Writes a run's results and marks it complete, in one transaction.
-    public func complete(_ data: ReportData, inputs: [InputRecord], summaryJSON: String,
-                         billing: [String: String] = [:]) throws {
+    public func complete(_ data: ReportData, inputs: [InputRecord], summaryJSON: String) throws {
         try db.transaction {
             let input = try db.prepare("""
                 INSERT INTO run_inputs (run_id, ordinal, role, path, format, bytes, uncompressed_bytes, rows_read,
@@ -202,7 +204,7 @@ public final class HistoryStore {
                 try team.bind([.text(data.runID), .text(id), .int(t.contactRows), .int(t.audiences),
                                .int(t.legacyContacts), .int(t.globalContacts), .int(t.duplicateRecords),
                                .text(t.reductionPct), .int(t.unsubscribedContacts), .int(t.contactsWithoutAudience),
-                               .int(t.rejectedRows), billing[id].map(SQLValue.text) ?? .null])
+                               .int(t.rejectedRows), t.extra.isEmpty ? .null : .text(Self.encode(t.extra))])
                 while try team.step() {}
             }
             let audience = try db.prepare("""
@@ -220,8 +222,12 @@ public final class HistoryStore {
                 try histogram.bind([.text(data.runID), .int(k), .int(n)])
                 while try histogram.step() {}
             }
-            try db.run("UPDATE runs SET status = 'complete', finished_at = ?, summary_json = ?, error = NULL WHERE id = ?",
-                       [.text(data.finishedAt), .text(summaryJSON), .text(data.runID)])
+            try db.run("""
+                UPDATE runs SET status = 'complete', finished_at = ?, summary_json = ?, error = NULL,
+                    teams_extra_header = ?
+                WHERE id = ?
+                """, [.text(data.finishedAt), .text(summaryJSON),
+                      data.extraHeader.isEmpty ? .null : .text(Self.encode(data.extraHeader)), .text(data.runID)])
         }
     }
 
@@ -279,24 +285,33 @@ public final class HistoryStore {
     public func teams(of runID: String) throws -> [TeamRow] {
         try db.rows("""
             SELECT team_id, contact_rows, audiences, legacy_contacts, global_contacts, unsubscribed_contacts,
-                   contacts_without_audience, rejected_rows
+                   contacts_without_audience, rejected_rows, billing_json
             FROM team_results WHERE run_id = ?
             """, [.text(runID)]).map { r in
             TeamRow(teamID: Array((r[0].text ?? "").utf8), contactRows: r[1].int ?? 0, audiences: r[2].int ?? 0,
                     legacyContacts: r[3].int ?? 0, globalContacts: r[4].int ?? 0,
                     unsubscribedContacts: r[5].int ?? 0, contactsWithoutAudience: r[6].int ?? 0,
-                    rejectedRows: r[7].int ?? 0)
+                    rejectedRows: r[7].int ?? 0, extra: r[8].text.map(Self.decode) ?? [])
         }.sorted { $0.teamID.lexicographicallyPrecedes($1.teamID) }
     }
 
-    /// The per-team billing columns recorded for a run (JSON text per team id), if any.
-    public func billing(of runID: String) throws -> [String: String] {
-        var out: [String: String] = [:]
-        for r in try db.rows("SELECT team_id, billing_json FROM team_results WHERE run_id = ? AND billing_json IS NOT NULL",
-                             [.text(runID)]) {
-            out[r[0].text ?? ""] = r[1].text
-        }
-        return out
+    /// The billing columns' names of a run's `teams.csv` (empty when it had none).
+    public func teamsExtraHeader(of runID: String) throws -> [String] {
+        try db.rows("SELECT teams_extra_header FROM runs WHERE id = ?", [.text(runID)]).first?[0].text
+            .map(Self.decode) ?? []
+    }
+
+    /// A list of strings as stored: a CSV row (the format the reports already use).
+    static func encode(_ fields: [String]) -> String {
+        var w = CSVWriter()
+        w.row(fields)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    static func decode(_ text: String) -> [String] {
+        let reader = CSVReader(source: StringSource(text), delimiter: 0x2C)
+        guard (try? reader.next()) == .record else { return [] }
+        return (0..<reader.fieldCount).map { String(decoding: reader.field($0), as: UTF8.self) }
     }
 
     /// The rows of `audiences.csv` recorded for a run, in report order.

@@ -133,3 +133,20 @@ public final class PrefetchingReader: ChunkSource {
         return n
     }
 }
+
+/// A chunk source over a string in memory (small inputs: stored CSV rows).
+final class StringSource: ChunkSource {
+    private let bytes: [UInt8]
+    private var offset = 0
+
+    init(_ text: String) { bytes = Array(text.utf8) }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, bytes.count - offset)
+        if n > 0 {
+            bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
+        }
+        offset += n
+        return n
+    }
+}

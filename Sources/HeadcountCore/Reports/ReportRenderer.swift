@@ -11,7 +11,7 @@ public enum ReportRenderer {
                              keepRejects: Bool) throws -> [String] {
         var files: [String] = []
         if formats.contains(.csv) {
-            try out.write("teams.csv", teamsCSV(data.teams))
+            try out.write("teams.csv", teamsCSV(data.teams, extraHeader: data.extraHeader))
             try out.write("audiences.csv", audiencesCSV(data.audiences))
             files += ["teams.csv", "audiences.csv"]
         }
@@ -28,9 +28,9 @@ public enum ReportRenderer {
         return files
     }
 
-    public static func teamsCSV(_ teams: [TeamRow]) -> [UInt8] {
+    public static func teamsCSV(_ teams: [TeamRow], extraHeader: [String] = []) -> [UInt8] {
         var w = CSVWriter()
-        w.row(teamsHeader)
+        w.row(teamsHeader + extraHeader)
         for t in teams {
             var fields: [[UInt8]] = [t.teamID]
             for n in [t.contactRows, t.audiences, t.legacyContacts, t.globalContacts, t.duplicateRecords] {
@@ -40,6 +40,7 @@ public enum ReportRenderer {
             for n in [t.unsubscribedContacts, t.contactsWithoutAudience, t.rejectedRows] {
                 fields.append(Array(String(n).utf8))
             }
+            for f in t.extra { fields.append(Array(f.utf8)) }
             w.row(fields)
         }
         return w.bytes
@@ -89,7 +90,7 @@ public enum ReportRenderer {
                 ("rejected_rows_without_team", .int(data.rejectedWithoutTeam)),
             ])),
             ("audiences_per_email", .array(histogram)),
-        ])
+        ] + (data.billing.map { [("billing", $0)] } ?? []))
         return Array(json.rendered().utf8)
     }
 }

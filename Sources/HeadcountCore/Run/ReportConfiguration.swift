@@ -26,6 +26,11 @@ public struct ReportConfiguration: Sendable {
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Rows longer than this are rejected as malformed.
     public var maxRecordBytes = CSVReader.defaultMaxRecordBytes
+    /// `--quotas FILE` and `--tiers FILE`.
+    public var quotasPath: String?
+    public var tiersPath: String?
+    /// `--as-of`: count only contacts created at or before this instant (µs since 1970, UTC).
+    public var asOf: Int64?
     /// The run history database; nil: no history (`--no-history`).
     public var historyPath: String? = HistoryStore.defaultPath
     /// Fixed clock for reproducible output (SOURCE_DATE_EPOCH); nil: the real clock.

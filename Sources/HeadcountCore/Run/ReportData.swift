@@ -8,6 +8,8 @@ public struct TeamRow: Sendable, Equatable {
     public var unsubscribedContacts: Int
     public var contactsWithoutAudience: Int
     public var rejectedRows: Int
+    /// The billing columns (`--quotas`, `--tiers`) as written in `teams.csv`; empty without them.
+    public var extra: [String] = []
 
     /// The saving of the migration: legacy minus global when positive.
     public var duplicateRecords: Int { max(0, legacyContacts - globalContacts) }
@@ -41,6 +43,12 @@ public struct ReportData: Sendable {
     public var rejectedWithoutTeam: Int
     public var rowsRead: Int
     public var rowsFiltered: Int
+    /// The billing columns' names, after the core columns of `teams.csv`.
+    public var extraHeader: [String] = []
+    /// The `billing` object of `summary.json`, when quotas or tiers were given.
+    public var billing: JSON?
+    /// `--as-of` as given, normalised (ISO 8601, UTC).
+    public var asOf: String?
 
     public var totals: TeamRow {
         var t = TeamRow(teamID: [], contactRows: 0, audiences: 0, legacyContacts: 0, globalContacts: 0,

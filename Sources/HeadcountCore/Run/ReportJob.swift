@@ -31,6 +31,7 @@ public final class ReportJob {
     private let counter: ContactCounter
     private let normalizer = EmailNormalizer()
     private var contactIndex: ContactIndex?
+    private var billing = BillingReport(quotas: nil, tiers: nil)
     /// Stored bytes of all contact files (0 when unknown: a pipe), and of those already read.
     private var contactBytes = 0
     private var contactBytesDone = 0
@@ -54,7 +55,8 @@ public final class ReportJob {
         let history = try config.historyPath.map { try HistoryStore(path: $0) }
         if let history {
             runID = try history.begin(id: runID, label: config.label, startedAt: Timestamp.iso8601(startedAt),
-                              rulesJSON: compact(.object(rules)), optionsJSON: compact(.object(options)), asOf: nil)
+                              rulesJSON: compact(.object(rules)), optionsJSON: compact(.object(options)),
+                              asOf: asOfText)
             ActiveRun.register(database: config.historyPath!, runID: runID)
         }
         defer { ActiveRun.clear() }
@@ -73,12 +75,19 @@ public final class ReportJob {
 
     private func count(history: HistoryStore?) throws -> ReportOutcome {
         let config = configuration
+        billing = BillingReport(quotas: try config.quotasPath.map { try BillingInputs.quotas(path: $0) },
+                                tiers: try config.tiersPath.map { try BillingInputs.tiers(path: $0) })
         let contacts = try config.contacts.sortedByPath().map { try OpenedInput(role: .contacts, path: $0, config) }
         let memberships = try config.memberships.sortedByPath().map {
             try OpenedInput(role: .memberships, path: $0, config)
         }
         for input in contacts where input.columns.index[.email] == nil {
             throw missingColumn(.email, in: input)
+        }
+        if config.asOf != nil {
+            for input in contacts where input.columns.index[.created] == nil {
+                throw missingColumn(.created, in: input, why: " (needed by --as-of)")
+            }
         }
         if !memberships.isEmpty {
             contactIndex = ContactIndex()
@@ -193,6 +202,8 @@ public final class ReportJob {
         let audienceCol = cols.index[.audience]
         let unsubscribedCol = cols.index[.unsubscribed]
         let contactCol = contactIndex == nil ? nil : cols.index[.contactID]
+        let createdCol = cols.index[.created]
+        let asOf = configuration.asOf
         let fixedTeam: Int? = teamCol == nil
             ? configuration.defaultTeam.utf8CString.withUnsafeBytes {
                 internTeam(UnsafeRawBufferPointer(rebasing: $0.dropLast()))
@@ -227,6 +238,24 @@ public final class ReportJob {
                 continue
             }
             teamContactRows[team] += 1
+
+            if let asOf {
+                guard let created = InstantParser.parse(reader.field(createdCol!)) else {
+                    try reject(.invalidValue, team: team)
+                    continue
+                }
+                if created > asOf {
+                    stats.rowsFiltered += 1
+                    if let contactCol, let contactIndex {
+                        let id = reader.field(contactCol)
+                        if id.count > 0 {
+                            contactIndex.add(id: ContactIndex.key(of: id), contact: Key128(low: 0, high: 0),
+                                             team: UInt32(team), teamHash: teams.hash(of: team), filtered: true)
+                        }
+                    }
+                    continue
+                }
+            }
 
             var flags = RecordFlags.subscribed
             if let unsubscribedCol {
@@ -304,6 +333,10 @@ public final class ReportJob {
                     continue
                 }
             }
+            if contact.filtered {
+                stats.rowsFiltered += 1
+                continue
+            }
             let a = reader.field(audienceCol)
             guard a.count > 0 else {
                 try reject(.invalidValue)
@@ -328,11 +361,14 @@ public final class ReportJob {
         let order = (0..<teams.count).sorted { teamIDs[$0].lexicographicallyPrecedes(teamIDs[$1]) }
         var rank = [Int](repeating: 0, count: teams.count)
         for (i, t) in order.enumerated() { rank[t] = i }
+        let billing = self.billing
         let teamRows = order.map { t in
-            TeamRow(teamID: teamIDs[t], contactRows: teamContactRows[t], audiences: r.audiences[t],
-                    legacyContacts: r.legacy[t], globalContacts: r.global[t],
-                    unsubscribedContacts: r.unsubscribed[t], contactsWithoutAudience: r.withoutAudience[t],
-                    rejectedRows: teamRejectedRows[t])
+            var row = TeamRow(teamID: teamIDs[t], contactRows: teamContactRows[t], audiences: r.audiences[t],
+                              legacyContacts: r.legacy[t], globalContacts: r.global[t],
+                              unsubscribedContacts: r.unsubscribed[t], contactsWithoutAudience: r.withoutAudience[t],
+                              rejectedRows: teamRejectedRows[t])
+            if !billing.isEmpty { row.extra = billing.columns(for: row) }
+            return row
         }
         let audienceOrder = (0..<audiences.count).filter { r.audienceContacts[$0] > 0 }.sorted { a, b in
             let ta = rank[Int(audienceTeam[a])], tb = rank[Int(audienceTeam[b])]
@@ -345,7 +381,7 @@ public final class ReportJob {
                         exclusiveContacts: r.audienceExclusive[a])
         }
         let finished = configuration.fixedEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date()
-        return ReportData(
+        var data = ReportData(
             runID: runID, label: configuration.label, toolVersion: HeadcountVersion.current,
             startedAt: Timestamp.iso8601(startedAt), finishedAt: Timestamp.iso8601(finished),
             rules: rules, options: options, inputs: inputs.map(Self.json),
@@ -353,6 +389,18 @@ public final class ReportJob {
             rejectedByReason: rejects.byReason, rejectedWithoutTeam: rejects.withoutTeam,
             rowsRead: inputs.filter { $0.role == .contacts }.reduce(0) { $0 + $1.rowsRead },
             rowsFiltered: inputs.filter { $0.role == .contacts }.reduce(0) { $0 + $1.rowsFiltered })
+        data.extraHeader = billing.header
+        data.asOf = asOfText
+        if !billing.isEmpty {
+            data.billing = billing.summary(teamRows, quotasPath: configuration.quotasPath,
+                                           tiersPath: configuration.tiersPath)
+        }
+        return data
+    }
+
+    /// `--as-of` in ISO 8601 (UTC, microseconds when they are not zero).
+    var asOfText: String? {
+        configuration.asOf.map { InstantParser.format($0) }
     }
 
     /// The rules in effect, for `summary.json` and the history.
@@ -363,7 +411,7 @@ public final class ReportJob {
                                   + "plus tags and dots kept")),
             ("key", .string("128-bit seeded hash of team and normalised email")),
             ("unsubscribed_policy", .string(config.unsubscribedPolicy.rawValue)),
-            ("as_of", .null),
+            ("as_of", asOfText.map(JSON.string) ?? .null),
             ("max_rejects", config.maxRejects.map(JSON.int) ?? .null),
             ("default_team", .string(config.defaultTeam)),
         ]

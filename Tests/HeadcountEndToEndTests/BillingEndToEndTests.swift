@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+
+/// End-to-end: quotas, tiers, --as-of and period peaks with exact values.
+@Suite struct BillingEndToEndTests {
+    func write(_ h: Headcount, _ name: String, _ text: String) {
+        FileManager.default.createFile(atPath: h.dir + "/" + name, contents: Data(text.utf8))
+    }
+
+    @Test func quotasAndTiersColumnsAndRevenue() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        // t1: legacy 4, global 3; t2: legacy 3, global 2; t3: legacy 1, global 2 (no quota).
+        write(h, "quotas.csv", "team_id,plan,contact_limit\nt1,pro,3\nt2,starter,2\n")
+        write(h, "tiers.csv", "tier,contact_limit,monthly_price\nfree,2,0\nstarter,3,9.90\npro,3.5e0,1\n")
+        #expect(try h.report(["legacy.csv.gz"], ["--tiers", "tiers.csv"]).status == 2, "a bad limit is refused")
+        write(h, "tiers.csv", "tier,contact_limit,monthly_price\nfree,1,0\nstarter,3,9.90\n")
+        let r = try h.report(["legacy.csv.gz"], ["--quotas", "quotas.csv", "--tiers", "tiers.csv"])
+        #expect(r.status == 0)
+        let header: String = "team_id,contact_rows,audiences,legacy_contacts,"
+            + "global_contacts,duplicate_records,reduction_pct,unsubscribed_contacts,contacts_without_audience,"
+            + "rejected_rows,plan,contact_limit,legacy_usage_pct,global_usage_pct,legacy_over_limit,global_over_limit,"
+            + "legacy_tier,global_tier,legacy_price,global_price,price_change"
+        let firstLine = r.file("teams.csv")?.split(separator: "\n").first.map(String.init)
+        #expect(firstLine == header)
+        // t1 is exactly at its limit under the global model (3 of 3): not over. t1's legacy 4 is above
+        // the top tier (3): it gets the top tier and is listed in summary.json.
+        #expect(body(r.file("teams.csv")) == [
+            "t1,5,3,4,3,1,25.00,1,0,0,pro,3,133.33,100.00,true,false,starter,starter,9.90,9.90,0.00",
+            "t2,4,2,3,2,1,33.33,1,0,1,starter,2,150.00,100.00,true,false,starter,starter,9.90,9.90,0.00",
+            "t3,2,1,1,2,0,0.00,0,1,0,,,,,,,free,starter,0.00,9.90,9.90",
+        ])
+        let json = try JSONSerialization.jsonObject(with: Data(r.file("summary.json")!.utf8)) as! [String: Any]
+        let billing = json["billing"] as! [String: Any]
+        let quotas = billing["quotas"] as! [String: Any]
+        #expect(quotas["teams_over_limit_legacy"] as? Int == 2)
+        #expect(quotas["teams_over_limit_global"] as? Int == 0)
+        #expect(quotas["teams_over_to_under"] as? Int == 2)
+        let tiers = billing["tiers"] as! [String: Any]
+        #expect((tiers["monthly_revenue_legacy"] as? NSNumber)?.stringValue == "19.8")
+        #expect(r.file("summary.json")!.contains("\"monthly_revenue_legacy\": 19.80,"))
+        #expect(r.file("summary.json")!.contains("\"monthly_revenue_global\": 29.70,"))
+        #expect(r.file("summary.json")!.contains("\"monthly_revenue_change\": 9.90,"))
+        #expect(tiers["teams_changing_tier"] as? Int == 1)
+        #expect(tiers["teams_above_top_tier_legacy"] as? [String] == ["t1"])
+        #expect(tiers["teams_above_top_tier_global"] as? [String] == [])
+        // The history keeps the billing columns: show writes the same teams.csv.
+        let shown = try h.run(["show", try h.runs()[0]["id"] as! String, "--out", "again"])
+        #expect(shown.status == 0)
+        #expect(FileManager.default.contentsEqual(atPath: h.dir + "/out/teams.csv", andPath: h.dir + "/again/teams.csv"))
+    }
+
+    @Test func badBillingInputsAreUsageErrorsWithFileAndLine() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        write(h, "dup.csv", "team_id,plan,contact_limit\nt1,a,5\nt1,b,6\n")
+        let r = try h.report(["legacy.csv.gz"], ["--quotas", "dup.csv"])
+        #expect(r.status == 2)
+        #expect(r.stderr == "headcount: dup.csv: line 3: team 't1' appears again (first on line 2)\n")
+        #expect(r.files().isEmpty)
+        let date = try h.report(["legacy.csv.gz"], ["--as-of", "31/01/2026"])
+        #expect(date.status == 2)
+        #expect(date.stderr.hasPrefix("headcount: --as-of: unknown date format '31/01/2026'"))
+        #expect(date.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func asOfCountsContactsCreatedAtOrBeforeTheBoundarySecond() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        write(h, "c.csv", """
+            team_id,audience_id,email,created_at
+            t1,a1,on-the-second@x.io,2026-01-31T12:00:00Z
+            t1,a1,one-second-later@x.io,2026-01-31T12:00:01Z
+            t1,a1,same-instant-other-zone@x.io,2026-01-31 13:00:00+01
+            t1,a1,earlier-day@x.io,2026-01-30
+            t1,a1,no-date@x.io,
+            t1,a1,bad-date@x.io,31/01/2026
+            t1,a2,later-day@x.io,2026-02-01
+
+            """)
+        let r = try h.report(["c.csv"], ["--as-of", "2026-01-31T12:00:00Z"])
+        #expect(r.status == 0)
+        #expect(body(r.file("teams.csv")) == ["t1,7,1,3,3,0,0.00,0,0,2"])
+        let json = try JSONSerialization.jsonObject(with: Data(r.file("summary.json")!.utf8)) as! [String: Any]
+        let input = (json["inputs"] as! [[String: Any]])[0]
+        #expect(input["rows_read"] as? Int == 7)
+        #expect(input["rows_counted"] as? Int == 3)
+        #expect(input["rows_rejected"] as? Int == 2)
+        #expect(input["rows_filtered"] as? Int == 2)
+        #expect((json["rules"] as! [String: Any])["as_of"] as? String == "2026-01-31T12:00:00Z")
+        #expect(body(r.file("rejects.csv")).map { $0.split(separator: ",").prefix(3).joined(separator: ",") }
+            == ["c.csv,6,invalid_value", "c.csv,7,invalid_value"])
+        // A date alone means the end of that day.
+        let day = try h.report(["c.csv"], ["--as-of", "2026-01-31", "--out", "day"])
+        #expect(body(day.file("teams.csv", in: "day")) == ["t1,7,1,4,4,0,0.00,0,0,2"])
+        // Without a created_at column --as-of is a usage error.
+        #expect(try h.report(["legacy-plain-named.csv.gz", "tabs.tsv"], ["--as-of", "2026-01-01"]).status == 2)
+    }
+
+    @Test func asOfFiltersTheMembershipsOfLaterContacts() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        write(h, "c.csv", "contact_id,email,created_at\nc1,a@x.io,2026-01-01\nc2,b@x.io,2026-03-01\n")
+        write(h, "m.csv", "contact_id,audience_id\nc1,l1\nc2,l1\nc3,l1\n")
+        let r = try h.report(["c.csv"], ["--memberships", "m.csv", "--as-of", "2026-02-01"])
+        #expect(body(r.file("teams.csv")) == ["default,2,1,1,1,0,0.00,0,0,0"])
+        let json = try JSONSerialization.jsonObject(with: Data(r.file("summary.json")!.utf8)) as! [String: Any]
+        let m = (json["inputs"] as! [[String: Any]]).first { $0["role"] as? String == "memberships" }!
+        #expect(m["rows_read"] as? Int == 3 && m["rows_counted"] as? Int == 1)
+        #expect(m["rows_filtered"] as? Int == 1 && m["rows_rejected"] as? Int == 1)
+    }
+
+    @Test func peakOfAPeriodFromTheHistory() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        write(h, "c.csv", """
+            team_id,audience_id,email,created_at
+            t1,a1,a@x.io,2026-01-01
+            t1,a2,a@x.io,2026-01-10
+            t1,a1,b@x.io,2026-01-20
+            t2,b1,c@x.io,2026-01-05
+
+            """)
+        for asOf in ["2026-01-05", "2026-01-15", "2026-01-25", "2026-02-10"] {
+            #expect(try h.report(["c.csv"], ["--as-of", asOf, "--label", asOf, "--out", asOf]).status == 0)
+        }
+        // Deleted contacts would lower a later count; here counts only grow, so January's peak is its last run.
+        let r = try h.run(["peak", "--from", "2026-01-01", "--to", "2026-01-31", "--out", "peak"])
+        #expect(r.status == 0)
+        let runs = try h.runs()
+        let id = { (label: String) in runs.first { $0["label"] as? String == label }!["id"] as! String }
+        #expect(body(r.file("peak.csv", in: "peak")) == [
+            "t1,3,\(id("2026-01-25")),2,\(id("2026-01-25"))",
+            "t2,1,\(id("2026-01-05")),1,\(id("2026-01-05"))",
+        ])
+        let early = try h.run(["peak", "--from", "2026-01-01", "--to", "2026-01-10", "--out", "early"])
+        #expect(body(early.file("peak.csv", in: "early")) == ["t1,1,\(id("2026-01-05")),1,\(id("2026-01-05"))",
+                                                               "t2,1,\(id("2026-01-05")),1,\(id("2026-01-05"))"])
+    }
+}
