@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // zlib from Debian's zlib1g-dev, behind a shim for the macros Swift cannot import.
@@ -26,7 +27,10 @@ let package = Package(
         .systemLibrary(name: "CISAL"),
         .target(
             name: "HeadcountCore",
-            dependencies: ["CZlib", "CSQLite", "CISAL"],
+            dependencies: [
+                "CZlib", "CSQLite", "CISAL",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(

@@ -26,7 +26,7 @@ extension Headcount {
             config.label = "demo"
             let outcome = try ReportJob(configuration: config).run()
             FileHandleOutput.standardOutput(Summary.text(outcome))
-            FileHandleOutput.standardOutput("\nteams.csv: \(out)/teams.csv")
+            FileHandleOutput.standardOutput("\nOpen the report: \(out)/report.html")
         }
     }
 }

@@ -16,21 +16,8 @@ struct OutputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Output folder.", valueName: "dir"))
     var out: String?
 
-    @Option(help: ArgumentHelp("Files to write: csv, json (comma-separated).", valueName: "list"))
-    var format: String = "csv,json"
+    @Option(help: ArgumentHelp("Files to write: csv, json, html (comma-separated).", valueName: "list"))
+    var format: String = "csv,json,html"
 
-    func formats() throws -> [ReportFormat] {
-        var formats: [ReportFormat] = []
-        for name in format.split(separator: ",").map({ String($0).lowercased().filter { $0 != " " } }) {
-            if name == "html" {
-                throw ValidationError("--format html is not available in this version; use csv,json")
-            }
-            guard let f = ReportFormat(rawValue: name) else {
-                throw ValidationError("--format: unknown format '\(name)' (csv, json)")
-            }
-            if !formats.contains(f) { formats.append(f) }
-        }
-        if formats.isEmpty { throw ValidationError("--format needs at least one of csv, json") }
-        return formats
-    }
+    func formats() throws -> [ReportFormat] { try ReportFormat.parseList(format) }
 }

@@ -42,8 +42,8 @@ extension Headcount {
         @Option(help: ArgumentHelp("Output folder (default: Reports/<run id>/).", valueName: "dir"))
         var out: String?
 
-        @Option(help: ArgumentHelp("Report files to write: csv, json (comma-separated).", valueName: "list"))
-        var format: String = "csv,json"
+        @Option(help: ArgumentHelp("Report files to write: csv, json, html (comma-separated).", valueName: "list"))
+        var format: String = "csv,json,html"
 
         @Option(help: "A label for this run, shown in the reports.")
         var label: String?
@@ -99,20 +99,7 @@ extension Headcount {
             _ = try parsedDelimiter()
         }
 
-        func parsedFormats() throws -> [ReportFormat] {
-            var formats: [ReportFormat] = []
-            for name in format.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
-                if name == "html" {
-                    throw ValidationError("--format html is not available in this version; use csv,json")
-                }
-                guard let f = ReportFormat(rawValue: name) else {
-                    throw ValidationError("--format: unknown format '\(name)' (csv, json)")
-                }
-                if !formats.contains(f) { formats.append(f) }
-            }
-            if formats.isEmpty { throw ValidationError("--format needs at least one of csv, json") }
-            return formats
-        }
+        func parsedFormats() throws -> [ReportFormat] { try ReportFormat.parseList(format) }
 
         func parsedDelimiter() throws -> UInt8? {
             guard let delimiter else { return nil }
@@ -154,6 +141,21 @@ extension Headcount {
     }
 }
 
+extension ReportFormat {
+    /// "csv,json,html" → formats, in order, without repeats.
+    static func parseList(_ list: String) throws -> [ReportFormat] {
+        var formats: [ReportFormat] = []
+        for name in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
+            guard let f = ReportFormat(rawValue: name) else {
+                throw ValidationError("--format: unknown format '\(name)' (csv, json, html)")
+            }
+            if !formats.contains(f) { formats.append(f) }
+        }
+        if formats.isEmpty { throw ValidationError("--format needs at least one of csv, json, html") }
+        return formats
+    }
+}
+
 /// The few lines `report` prints on success.
 enum Summary {
     static func text(_ outcome: ReportOutcome) -> String {
@@ -172,14 +174,5 @@ enum Summary {
         return rows.map { $0.0.padding(toLength: 17, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
     }
 
-    /// 1234567 → "1,234,567".
-    static func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return (n < 0 ? "-" : "") + out
-    }
+    static func grouped(_ n: Int) -> String { NumberFormat.grouped(n) }
 }

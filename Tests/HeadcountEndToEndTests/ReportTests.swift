@@ -29,7 +29,7 @@ import Testing
         #expect(body(r.file("audiences.csv")) == legacyAudiences)
         #expect(r.file("rejects.csv") == "file,line,reason,raw\n"
             + "legacy.csv.gz,10,invalid_email,\"t2,b2,9,not-an-email,X,false,2020-01-01\"\n")
-        #expect(r.files() == ["audiences.csv", "rejects.csv", "summary.json", "teams.csv"])
+        #expect(r.files() == ["audiences.csv", "rejects.csv", "report.html", "summary.json", "teams.csv"])
     }
 
     @Test func summaryAccountsForEveryRow() throws {
@@ -231,7 +231,7 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: h.dir + "/out/rejects.csv"))
         let r = try h.report(["header-only.csv.gz"])
         #expect(r.status == 0)
-        #expect(r.files() == ["audiences.csv", "summary.json", "teams.csv"])
+        #expect(r.files() == ["audiences.csv", "report.html", "summary.json", "teams.csv"])
     }
 
     @Test func summaryLineOnStandardOutput() throws {
@@ -240,5 +240,31 @@ import Testing
         #expect(r.stdout.contains("legacy contacts  8"))
         #expect(r.stdout.contains("global contacts  7"))
         #expect(r.stdout.contains("reports          out/"))
+    }
+}
+
+/// End-to-end: the HTML report is written by default and escapes hostile ids.
+@Suite struct HTMLEndToEndTests {
+    @Test func defaultFormatsIncludeHTMLAndHostileIdsAreEscaped() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.report(["hostile.csv.gz"])
+        #expect(r.status == 0)
+        #expect(r.files() == ["audiences.csv", "report.html", "summary.json", "teams.csv"])
+        let html = r.file("report.html")!
+        #expect(!html.contains("<script>alert") && !html.contains("<img src=x"))
+        #expect(html.contains("team, &quot;one&quot;"))
+        let csvOnly = try h.report(["hostile.csv.gz"], ["--format", "csv", "--out", "csv"])
+        #expect(csvOnly.status == 0)
+    }
+
+    @Test func showAndCompareWriteHTMLToo() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.run(["report", "--contacts", "legacy.csv.gz", "--label", "before", "--quiet", "--out", "a"])
+        try h.run(["report", "--contacts", "part-a.csv", "--label", "after", "--quiet", "--out", "b"])
+        let c = try h.run(["compare", "before", "after", "--out", "cmp"])
+        #expect(c.files(in: "cmp") == ["compare.csv", "compare.html", "compare.json"])
+        let s = try h.run(["show", "before", "--out", "again"])
+        #expect(s.files(in: "again") == ["audiences.csv", "report.html", "summary.json", "teams.csv"])
+        #expect(s.file("report.html", in: "again")?.contains(">8</div><div class=\"k\">legacy contacts") == true)
     }
 }

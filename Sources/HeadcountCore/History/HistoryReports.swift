@@ -1,3 +1,5 @@
+import Foundation
+
 /// Report files made from the history alone, without the dumps.
 public enum HistoryReports {
     /// Writes a recorded run's `teams.csv`, `audiences.csv` and `summary.json`
@@ -12,15 +14,19 @@ public enum HistoryReports {
         let out = try OutputFolder(path: directory ?? "Reports/\(run.id)")
         var files: [String] = []
         do {
+            let data = try reportData(of: run, store: store)
             if formats.contains(.csv) {
-                try out.write("teams.csv", ReportRenderer.teamsCSV(store.teams(of: run.id),
-                                                                   extraHeader: store.teamsExtraHeader(of: run.id)))
-                try out.write("audiences.csv", ReportRenderer.audiencesCSV(store.audiences(of: run.id)))
+                try out.write("teams.csv", ReportRenderer.teamsCSV(data.teams, extraHeader: data.extraHeader))
+                try out.write("audiences.csv", ReportRenderer.audiencesCSV(data.audiences))
                 files += ["teams.csv", "audiences.csv"]
             }
             if formats.contains(.json), let summary = try store.summaryJSON(of: run.id) {
                 try out.write("summary.json", Array(summary.utf8))
                 files.append("summary.json")
+            }
+            if formats.contains(.html) {
+                try out.write("report.html", Array(HTMLReport.render(data).utf8))
+                files.append("report.html")
             }
             try out.commit()
         } catch {
@@ -28,6 +34,36 @@ public enum HistoryReports {
             throw error
         }
         return (run, out.path, files)
+    }
+
+    /// A complete run's `ReportData`, rebuilt from the history (rules, options and inputs
+    /// from its stored `summary.json`; reject examples are not kept).
+    public static func reportData(of run: RunRecord, store: HistoryStore) throws -> ReportData {
+        let summary = (try store.summaryJSON(of: run.id)).flatMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        } ?? [:]
+        func object(_ key: String, in dict: [String: Any]) -> [(String, JSON)] {
+            if case .object(let members) = JSON(any: dict[key] as Any) { return members }
+            return []
+        }
+        let totals = summary["totals"] as? [String: Any] ?? [:]
+        var rejected: [RejectReason: Int] = [:]
+        for (k, v) in totals["rejected_by_reason"] as? [String: Any] ?? [:] {
+            if let reason = RejectReason(rawValue: k), let n = (v as? NSNumber)?.intValue, n > 0 { rejected[reason] = n }
+        }
+        var data = ReportData(
+            runID: run.id, label: run.label, toolVersion: run.toolVersion, startedAt: run.startedAt,
+            finishedAt: run.finishedAt ?? run.startedAt, rules: object("rules", in: summary),
+            options: object("options", in: summary),
+            inputs: (summary["inputs"] as? [Any] ?? []).map { JSON(any: $0) },
+            teams: try store.teams(of: run.id), audiences: try store.audiences(of: run.id),
+            audiencesPerEmail: try store.audiencesPerEmail(of: run.id), rejectedByReason: rejected,
+            rejectedWithoutTeam: (totals["rejected_rows_without_team"] as? NSNumber)?.intValue ?? 0,
+            rowsRead: (totals["rows_read"] as? NSNumber)?.intValue ?? 0,
+            rowsFiltered: (totals["rows_filtered"] as? NSNumber)?.intValue ?? 0)
+        data.extraHeader = try store.teamsExtraHeader(of: run.id)
+        data.asOf = run.asOf
+        return data
     }
 
     /// Writes `compare.csv` and `compare.json` for two recorded runs into `directory`.
@@ -52,6 +88,10 @@ public enum HistoryReports {
             if formats.contains(.json) {
                 try out.write("compare.json", comparison.json())
                 files.append("compare.json")
+            }
+            if formats.contains(.html) {
+                try out.write("compare.html", Array(HTMLReport.render(comparison).utf8))
+                files.append("compare.html")
             }
             try out.commit()
         } catch {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value with ordered object keys, so that `summary.json` is byte-stable.
 public indirect enum JSON: Sendable {
     case null
@@ -8,6 +10,24 @@ public indirect enum JSON: Sendable {
     case string(String)
     case array([JSON])
     case object([(String, JSON)])
+
+    /// Converts what `JSONSerialization` returns (keys of objects sorted).
+    public init(any value: Any) {
+        switch value {
+        case let s as String: self = .string(s)
+        case let n as NSNumber:
+            if String(cString: n.objCType) == "c" || type(of: value) == Bool.self {
+                self = .bool(n.boolValue)
+            } else if n.doubleValue == Double(n.intValue) && !n.stringValue.contains(".") {
+                self = .int(n.intValue)
+            } else {
+                self = .number(n.stringValue)
+            }
+        case let a as [Any]: self = .array(a.map { JSON(any: $0) })
+        case let d as [String: Any]: self = .object(d.keys.sorted().map { ($0, JSON(any: d[$0]!)) })
+        default: self = .null
+        }
+    }
 
     /// Pretty-printed with two-space indentation and a final newline.
     public func rendered() -> String {

@@ -19,6 +19,10 @@ public enum ReportRenderer {
             try out.write("summary.json", summaryJSON(data))
             files.append("summary.json")
         }
+        if formats.contains(.html) {
+            try out.write("report.html", Array(HTMLReport.render(data).utf8))
+            files.append("report.html")
+        }
         if keepRejects {
             files.append("rejects.csv")
         } else {

@@ -51,6 +51,9 @@ public final class RejectLog {
     public private(set) var withoutTeam = 0
     /// Where the first reject was, for the message when `--max-rejects` is exceeded.
     public private(set) var first: (file: String, line: Int, reason: RejectReason)?
+    /// The first few rejects, for the HTML report.
+    public private(set) var examples: [RejectExample] = []
+    static let exampleCount = 10
     private let limit: Int?
     private var row: [UInt8] = []
 
@@ -70,6 +73,7 @@ public final class RejectLog {
         byReason[reason, default: 0] += 1
         if !hasTeam { withoutTeam += 1 }
         if first == nil { first = (file, line, reason) }
+        if examples.count < Self.exampleCount { examples.append(RejectExample(file: file, line: line, reason: reason)) }
         var cut = min(raw.count, Self.rawLimit)
         if cut < raw.count {
             while cut > 0 && raw[cut] & 0xC0 == 0x80 { cut -= 1 }   // not inside a UTF-8 sequence

@@ -19,7 +19,7 @@ public struct ReportConfiguration: Sendable {
     public var unsubscribedPolicy: UnsubscribedPolicy = .any
     /// The run fails when more rows than this are rejected; nil means no limit.
     public var maxRejects: Int?
-    public var formats: [ReportFormat] = [.csv, .json]
+    public var formats: [ReportFormat] = [.csv, .json, .html]
     /// nil: `Reports/<run id>/`.
     public var outputDirectory: String?
     public var label: String?

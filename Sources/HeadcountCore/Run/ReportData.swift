@@ -26,6 +26,13 @@ public struct AudienceRow: Sendable, Equatable {
     public var exclusiveContacts: Int
 }
 
+/// Where a row was rejected and why.
+public struct RejectExample: Sendable, Equatable {
+    public var file: String
+    public var line: Int
+    public var reason: RejectReason
+}
+
 /// Everything the report files are made from; the run history stores the same.
 public struct ReportData: Sendable {
     public var runID: String
@@ -49,6 +56,8 @@ public struct ReportData: Sendable {
     public var billing: JSON?
     /// `--as-of` as given, normalised (ISO 8601, UTC).
     public var asOf: String?
+    /// The first rejected rows (where and why, never their content), for the HTML report.
+    public var rejectExamples: [RejectExample] = []
 
     public var totals: TeamRow {
         var t = TeamRow(teamID: [], contactRows: 0, audiences: 0, legacyContacts: 0, globalContacts: 0,

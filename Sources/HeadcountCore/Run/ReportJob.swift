@@ -390,6 +390,7 @@ public final class ReportJob {
             rowsRead: inputs.filter { $0.role == .contacts }.reduce(0) { $0 + $1.rowsRead },
             rowsFiltered: inputs.filter { $0.role == .contacts }.reduce(0) { $0 + $1.rowsFiltered })
         data.extraHeader = billing.header
+        data.rejectExamples = rejects.examples
         data.asOf = asOfText
         if !billing.isEmpty {
             data.billing = billing.summary(teamRows, quotasPath: configuration.quotasPath,

@@ -1,0 +1,182 @@
+import Mustache
+
+/// `report.html` and `compare.html`: one self-contained file each (inline CSS,
+/// inline SVG, a few lines of inline script that only sort tables), made from
+/// Mustache templates that HTML-escape every value by default. The SVG charts
+/// come from `SVGChart`, which escapes its own text.
+public enum HTMLReport {
+    /// Rows of the all-teams table; beyond this the largest teams are shown and the
+    /// rest are left to teams.csv, so that a 100k-team report opens quickly.
+    public static let maxTableRows = 2000
+    /// Teams in the legacy-vs-global chart and the largest-saving table.
+    public static let topTeams = 20
+
+    static func value(_ t: TeamRow, _ header: [String], _ name: String) -> String {
+        guard let i = header.firstIndex(of: name), i < t.extra.count else { return "" }
+        return t.extra[i]
+    }
+
+    /// Larger value first; ties by team id bytes, so the order is stable.
+    static func larger(_ a: Int, _ b: Int, _ ia: [UInt8], _ ib: [UInt8]) -> Bool {
+        a != b ? a > b : ia.lexicographicallyPrecedes(ib)
+    }
+
+    static func number(_ n: Int) -> [String: Any] { ["v": n, "text": NumberFormat.grouped(n)] }
+
+    static func id(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    /// The HTML report of a run.
+    public static func render(_ data: ReportData) -> String {
+        let totals = data.totals
+        let saving = data.teams.reduce(0) { $0 + $1.duplicateRecords }
+        let byLegacy = data.teams.sorted { larger($0.legacyContacts, $1.legacyContacts, $0.teamID, $1.teamID) }
+        let top = Array(byLegacy.prefix(topTeams))
+        let chart = SVGChart.groupedBars(
+            title: "Legacy and global contacts of the \(top.count) largest teams",
+            categories: top.map { id($0.teamID) },
+            series: [SVGChart.Series(name: "legacy (per audience)", color: SVGChart.legacyColor, values: top.map(\.legacyContacts)),
+                     SVGChart.Series(name: "global (per email)", color: SVGChart.globalColor, values: top.map(\.globalContacts))],
+            unit: "contacts")
+        let histogram = SVGChart.histogram(
+            title: "Emails by number of audiences",
+            bins: data.audiencesPerEmail.enumerated().map { (k, n) in (k == 0 ? "none" : String(k), n) },
+            xLabel: "audiences per email", yLabel: "emails")
+        let savings = data.teams.filter { $0.duplicateRecords > 0 }
+            .sorted { larger($0.duplicateRecords, $1.duplicateRecords, $0.teamID, $1.teamID) }
+            .prefix(topTeams)
+        func teamRow(_ t: TeamRow) -> [String: Any] {
+            ["team": id(t.teamID), "contactRows": number(t.contactRows), "audiences": number(t.audiences),
+             "legacy": number(t.legacyContacts), "global": number(t.globalContacts),
+             "saving": number(t.duplicateRecords), "pct": t.reductionPct, "unsubscribed": number(t.unsubscribedContacts),
+             "withoutAudience": number(t.contactsWithoutAudience), "rejected": number(t.rejectedRows)]
+        }
+        let shown = byLegacy.prefix(maxTableRows)
+        var context: [String: Any] = [
+            "title": "Headcount report — \(data.label ?? data.runID)",
+            "runID": data.runID, "startedAt": data.startedAt, "finishedAt": data.finishedAt,
+            "version": data.toolVersion,
+            "contactRows": NumberFormat.grouped(totals.contactRows),
+            "legacy": NumberFormat.grouped(totals.legacyContacts), "global": NumberFormat.grouped(totals.globalContacts),
+            "saving": NumberFormat.grouped(saving), "savingPct": Decimal2.percent(saving, of: totals.legacyContacts),
+            "teamCount": NumberFormat.grouped(data.teams.count), "audienceCount": NumberFormat.grouped(totals.audiences),
+            "rejected": NumberFormat.grouped(data.rowsRejected), "rowsRead": NumberFormat.grouped(data.rowsRead),
+            "chart": chart, "histogram": histogram, "hasTeams": !data.teams.isEmpty,
+            "savings": savings.map(teamRow), "hasSavings": !savings.isEmpty,
+            "teams": shown.map(teamRow),
+            "truncated": data.teams.count > shown.count,
+            "shownCount": NumberFormat.grouped(shown.count),
+            "rules": data.rules.map { ["name": $0.0, "value": plain($0.1)] },
+            "inputs": data.inputs.map { input -> [String: Any] in
+                var m: [String: Any] = [:]
+                if case .object(let members) = input {
+                    for (k, v) in members { m[k] = plain(v) }
+                }
+                return m
+            },
+            "reasons": data.rejectedByReason.sorted { $0.key < $1.key }.map { ["reason": $0.key.rawValue, "count": NumberFormat.grouped($0.value)] },
+            "hasRejects": data.rowsRejected > 0,
+            "examples": data.rejectExamples.map { ["file": $0.file, "line": $0.line, "reason": $0.reason.rawValue] },
+        ]
+        // Absent keys, not empty strings: a Mustache section shows for any present value.
+        if let label = data.label { context["label"] = label }
+        if let asOf = data.asOf { context["asOf"] = asOf }
+        if data.rowsFiltered > 0 { context["filtered"] = true }
+        if data.extraHeader.contains("plan") {
+            let over = data.teams.filter {
+                value($0, data.extraHeader, "legacy_over_limit") == "true" || value($0, data.extraHeader, "global_over_limit") == "true"
+            }
+            context["quotas"] = [
+                "overLegacy": NumberFormat.grouped(over.filter { value($0, data.extraHeader, "legacy_over_limit") == "true" }.count),
+                "overGlobal": NumberFormat.grouped(over.filter { value($0, data.extraHeader, "global_over_limit") == "true" }.count),
+                "teams": over.prefix(maxTableRows).map { t -> [String: Any] in
+                    ["team": id(t.teamID), "plan": value(t, data.extraHeader, "plan"),
+                     "limit": NumberFormat.grouped(Int(value(t, data.extraHeader, "contact_limit")) ?? 0),
+                     "legacy": NumberFormat.grouped(t.legacyContacts), "global": NumberFormat.grouped(t.globalContacts),
+                     "legacyOver": value(t, data.extraHeader, "legacy_over_limit") == "true" ? "over" : "",
+                     "globalOver": value(t, data.extraHeader, "global_over_limit") == "true" ? "over" : ""]
+                },
+            ] as [String: Any]
+        }
+        if data.extraHeader.contains("legacy_tier") {
+            let changing = data.teams.filter { value($0, data.extraHeader, "legacy_tier") != value($0, data.extraHeader, "global_tier") }
+            // Revenue from the price columns themselves: exact decimals, and the same from the history.
+            var legacy = Money.zero, global = Money.zero
+            for t in data.teams {
+                legacy = legacy + (Money(parsing: value(t, data.extraHeader, "legacy_price")) ?? .zero)
+                global = global + (Money(parsing: value(t, data.extraHeader, "global_price")) ?? .zero)
+            }
+            context["tiers"] = [
+                "revenueLegacy": legacy.text, "revenueGlobal": global.text, "revenueChange": (global - legacy).text,
+                "changingCount": NumberFormat.grouped(changing.count),
+                "teams": changing.prefix(maxTableRows).map { t -> [String: Any] in
+                    ["team": id(t.teamID), "legacyTier": value(t, data.extraHeader, "legacy_tier"),
+                     "globalTier": value(t, data.extraHeader, "global_tier"),
+                     "legacyPrice": value(t, data.extraHeader, "legacy_price"),
+                     "globalPrice": value(t, data.extraHeader, "global_price"),
+                     "change": value(t, data.extraHeader, "price_change")]
+                },
+            ] as [String: Any]
+        }
+        return reportTemplate.render(context)
+    }
+
+    /// A JSON value as plain text for a table cell.
+    static func plain(_ json: JSON) -> String {
+        switch json {
+        case .null: return "—"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return NumberFormat.grouped(i)
+        case .number(let s), .string(let s): return s
+        case .array(let items): return items.map(plain).joined(separator: ", ")
+        case .object(let members): return members.map { "\($0.0): \(plain($0.1))" }.joined(separator: ", ")
+        }
+    }
+
+    /// The HTML page of a comparison between two runs.
+    public static func render(_ c: RunComparison) -> String {
+        let t = c.totals
+        let changes = c.rows.filter { $0.presence == "both" && $0.changeGlobal != 0 }
+            .sorted { larger(abs($0.changeGlobal), abs($1.changeGlobal), $0.teamID, $1.teamID) }
+            .prefix(topTeams)
+        func row(_ r: RunComparison.Row) -> [String: Any] {
+            ["team": id(r.teamID), "presence": r.presence,
+             "beforeLegacy": number(r.beforeLegacy), "beforeGlobal": number(r.beforeGlobal),
+             "afterLegacy": number(r.afterLegacy), "afterGlobal": number(r.afterGlobal),
+             "change": number(r.changeGlobal), "pct": RunComparison.pct(r.changeGlobal, r.beforeGlobal),
+             "migration": number(r.legacyToGlobal), "migrationPct": RunComparison.pct(r.legacyToGlobal, r.beforeLegacy)]
+        }
+        let top = Array(changes)
+        func run(_ r: RunRecord) -> [String: Any] {
+            var m: [String: Any] = ["id": r.id, "startedAt": r.startedAt]
+            if let label = r.label { m["label"] = label }
+            return m
+        }
+        let chart = SVGChart.groupedBars(
+            title: "Global contacts before and after, largest changes",
+            categories: top.map { id($0.teamID) },
+            series: [SVGChart.Series(name: "before", color: SVGChart.legacyColor, values: top.map(\.beforeGlobal)),
+                     SVGChart.Series(name: "after", color: SVGChart.globalColor, values: top.map(\.afterGlobal))],
+            unit: "global contacts")
+        var context: [String: Any] = [
+            "title": "Headcount comparison — \(c.before.label ?? c.before.id) → \(c.after.label ?? c.after.id)",
+            "before": run(c.before), "after": run(c.after),
+            "beforeLegacy": NumberFormat.grouped(t.beforeLegacy), "beforeGlobal": NumberFormat.grouped(t.beforeGlobal),
+            "afterLegacy": NumberFormat.grouped(t.afterLegacy), "afterGlobal": NumberFormat.grouped(t.afterGlobal),
+            "change": NumberFormat.grouped(t.afterGlobal - t.beforeGlobal),
+            "migration": NumberFormat.grouped(t.afterGlobal - t.beforeLegacy),
+            "teamsBefore": NumberFormat.grouped(t.teamsBefore), "teamsAfter": NumberFormat.grouped(t.teamsAfter),
+            "chart": chart, "hasChanges": !top.isEmpty, "changes": top.map(row),
+            "added": c.rows.filter { $0.presence == "added" }.prefix(maxTableRows).map(row),
+            "removed": c.rows.filter { $0.presence == "removed" }.prefix(maxTableRows).map(row),
+            "addedCount": NumberFormat.grouped(t.added), "removedCount": NumberFormat.grouped(t.removed),
+            "teams": c.rows.prefix(maxTableRows).map(row), "truncated": c.rows.count > maxTableRows,
+        ]
+        let migrationPct = RunComparison.pct(t.afterGlobal - t.beforeLegacy, t.beforeLegacy)
+        if !migrationPct.isEmpty { context["migrationPct"] = migrationPct }
+        return compareTemplate.render(context)
+    }
+
+    // Templates are compiled once; a failure here is a programming error caught by the tests.
+    static let reportTemplate = try! MustacheTemplate(string: HTMLTemplates.report)
+    static let compareTemplate = try! MustacheTemplate(string: HTMLTemplates.compare)
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+@testable import HeadcountCore
+
+@Suite struct HTMLReportTests {
+    func team(_ id: String, _ legacy: Int, _ global: Int) -> TeamRow {
+        TeamRow(teamID: Array(id.utf8), contactRows: legacy, audiences: 1, legacyContacts: legacy, globalContacts: global,
+                unsubscribedContacts: 0, contactsWithoutAudience: 0, rejectedRows: 0)
+    }
+
+    func data(_ teams: [TeamRow]) -> ReportData {
+        ReportData(runID: "r1", label: "<b>label</b>", toolVersion: "0.1.0", startedAt: "2026-01-01T00:00:00Z",
+                   finishedAt: "2026-01-01T00:00:01Z", rules: [("unsubscribed_policy", .string("any"))], options: [],
+                   inputs: [.object([("role", .string("contacts")), ("path", .string("a<b>.csv"))])], teams: teams,
+                   audiences: [], audiencesPerEmail: [0, 3, 1], rejectedByReason: [:], rejectedWithoutTeam: 0,
+                   rowsRead: 10, rowsFiltered: 0)
+    }
+
+    @Test func textFromTheDataIsEscapedEverywhere() {
+        let hostile = ["<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>", "'&amp;"]
+        let html = HTMLReport.render(data(hostile.enumerated().map { team($0.1, 10 + $0.0, 5) }))
+        #expect(!html.contains("<script>alert"))
+        #expect(!html.contains("<img"))
+        #expect(!html.contains("<b>label"))
+        #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(html.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"))
+        #expect(html.contains("a&lt;b&gt;.csv"))
+        // The one script is the inline table sorter.
+        #expect(html.components(separatedBy: "<script>").count == 2)
+    }
+
+    @Test func selfContainedWithHeadlineNumbers() {
+        let html = HTMLReport.render(data([team("t1", 1_234_567, 1_000_000), team("t2", 10, 10)]))
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<link"))
+        #expect(html.contains("1,234,577"), "legacy total with thousands separators")
+        #expect(html.contains("1,000,010"))
+        #expect(html.contains("234,567 (19.00%)"))
+        #expect(html.contains("<svg"))
+        #expect(html.contains("@page { size: A4"))
+    }
+
+    @Test func largeReportsListTheLargestTeamsOnly() {
+        let teams = (0..<3000).map { team(String(format: "t%05d", $0), $0 + 1, 1) }
+        let html = HTMLReport.render(data(teams))
+        #expect(html.contains("The 2,000 largest of 3,000 teams"))
+        #expect(html.contains("<td>t02999</td>"))
+        #expect(!html.contains("<td>t00000</td>"), "the smallest team is left to teams.csv")
+    }
+
+    @Test func chartsEscapeLabelsAndUseReadableAxes() {
+        let svg = SVGChart.groupedBars(title: "a<b", categories: ["<x>", String(repeating: "y", count: 40)],
+                                       series: [.init(name: "legacy", color: SVGChart.legacyColor, values: [12_345, 7]),
+                                                .init(name: "global", color: SVGChart.globalColor, values: [10_000, 7])],
+                                       unit: "contacts")
+        #expect(svg.contains("&lt;x&gt;") && !svg.contains("<x>"))
+        #expect(svg.contains("a&lt;b"))
+        #expect(svg.contains("yyyyyyyyyyyyyyyyyyyyyyy…"), "long labels are shortened")
+        #expect(svg.contains(">15k<"), "axis rounded up to a round step")
+        #expect(svg.contains("12,345"), "exact values in tooltips")
+        #expect(svg.contains(">contacts<"), "the unit is on the axis")
+        #expect(SVGChart.step(for: 9_243) == 2000)
+        #expect(SVGChart.step(for: 23_000, ticks: 4) == 10_000)
+        #expect(NumberFormat.short(2500) == "2.5k" && NumberFormat.short(3_000_000) == "3M")
+        let hist = SVGChart.histogram(title: "h", bins: [("none", 0), ("1", 23_000)], xLabel: "audiences per email",
+                                      yLabel: "emails")
+        #expect(hist.contains(">audiences per email<") && hist.contains(">emails<") && hist.contains("23,000"))
+    }
+
+    @Test func comparisonPageEscapesAndSummarises() {
+        let run = RunRecord(id: "b", label: "<jan>", startedAt: "s", finishedAt: nil, status: "complete", error: nil,
+                            toolVersion: "", asOf: nil, pid: nil, host: nil, inputs: [], teams: nil,
+                            legacyContacts: nil, globalContacts: nil)
+        var after = run
+        after.id = "a"
+        after.label = nil
+        let c = RunComparison(before: run, beforeTeams: [team("<t>", 100, 80)], after: after,
+                              afterTeams: [team("<t>", 90, 70), team("new", 1, 1)])
+        let html = HTMLReport.render(c)
+        #expect(html.contains("&lt;jan&gt;") && !html.contains("<jan>"))
+        #expect(html.contains("&lt;t&gt;") && !html.contains("<t>"))
+        #expect(html.contains("Teams added (1)"))
+        #expect(html.contains("-29 (-29.00%)"), "global after against legacy before")
+    }
+}
