@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Foundation
 import HeadcountCore
 #if canImport(Glibc)
 import Glibc
@@ -44,7 +45,7 @@ struct Headcount: ParsableCommand {
     }
 
     static func exit(with error: HeadcountError) -> Never {
-        FileHandleOutput.standardError("headcount: \(error)")
+        FileHandleOutput.standardError(Terminal.error("headcount:") + " \(error)")
         TemporaryFiles.removeAll()
         switch error.code {
         case .usage: Glibc.exit(2)
@@ -54,7 +55,18 @@ struct Headcount: ParsableCommand {
     }
 }
 
-/// Writes a line to standard error (or out), ignoring a closed pipe.
+/// Colour only on a terminal, and never with NO_COLOR set (no-color.org).
+enum Terminal {
+    static let colorOut = isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    static let colorErr = isatty(2) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+
+    static func dim(_ s: String) -> String { colorOut ? "\u{1B}[2m\(s)\u{1B}[0m" : s }
+    static func bold(_ s: String) -> String { colorOut ? "\u{1B}[1m\(s)\u{1B}[0m" : s }
+    static func error(_ s: String) -> String { colorErr ? "\u{1B}[31;1m\(s)\u{1B}[0m" : s }
+}
+
+/// Writes a line to standard error (or out), ignoring a closed pipe (SIGPIPE is ignored,
+/// so `headcount … | head` ends quietly).
 enum FileHandleOutput {
     static func standardError(_ text: String) {
         var line = text

@@ -171,7 +171,8 @@ enum Summary {
             ("rejected rows", grouped(d.rowsRejected)),
             ("reports", outcome.outputDirectory + "/"),
         ]
-        return rows.map { $0.0.padding(toLength: 17, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
+        return rows.map { Terminal.dim($0.0.padding(toLength: 17, withPad: " ", startingAt: 0)) + Terminal.bold($0.1) }
+            .joined(separator: "\n")
     }
 
     static func grouped(_ n: Int) -> String { NumberFormat.grouped(n) }

@@ -268,3 +268,56 @@ import Testing
         #expect(s.file("report.html", in: "again")?.contains(">8</div><div class=\"k\">legacy contacts") == true)
     }
 }
+
+/// End-to-end: what a person at a terminal meets.
+@Suite struct CommandLineMannersTests {
+    @Test func helpHasAWorkedExampleForEveryCommand() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        for command in ["report", "runs", "show", "compare", "peak", "generate", "demo"] {
+            let r = try h.run([command, "--help"])
+            #expect(r.status == 0, "\(command)")
+            #expect(r.stdout.contains("Example:"), "\(command) --help shows an example")
+            #expect(r.stdout.contains("headcount"), "\(command)")
+        }
+        let version = try h.run(["--version"])
+        #expect(version.status == 0 && version.stdout.split(separator: ".").count == 3)
+    }
+
+    @Test func pipedIntoHeadEndsQuietly() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let script = "set -o pipefail; '\(Headcount.binary)' --generate-completion-script bash | head -c 10 >/dev/null"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", script]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let message = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(message.isEmpty)
+    }
+
+    @Test func noColourWhenNotATerminal() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.run(["report", "--contacts", "legacy.csv.gz", "--out", "out", "--no-history"])
+        #expect(!r.stdout.contains("\u{1B}["))
+        let e = try h.run(["report", "--contacts", "missing.csv"])
+        #expect(!e.stderr.contains("\u{1B}["))
+    }
+
+    @Test func generateIsDeterministicForASeedAndMakesBothLayouts() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.run(["generate", "--teams", "20", "--rows", "3000", "--seed", "9", "--out", "a"])
+        try h.run(["generate", "--teams", "20", "--rows", "3000", "--seed", "9", "--out", "b"])
+        #expect(FileManager.default.contentsEqual(atPath: h.dir + "/a/contacts.csv.gz", andPath: h.dir + "/b/contacts.csv.gz"))
+        let g = try h.run(["generate", "--teams", "20", "--rows", "3000", "--seed", "9", "--layout", "global", "--out", "g"])
+        #expect(g.stdout.contains("memberships.csv.gz"))
+        let legacy = try h.run(["report", "--contacts", "a/contacts.csv.gz", "--out", "ra", "--no-history", "--quiet"])
+        #expect(body(legacy.file("teams.csv", in: "ra")).count == 20)
+        let global = try h.run(["report", "--contacts", "g/contacts.csv.gz", "--memberships", "g/memberships.csv.gz",
+                                "--out", "rg", "--no-history", "--quiet"])
+        #expect(global.status == 0)
+        #expect(body(global.file("teams.csv", in: "rg")).count == 20)
+    }
+}
