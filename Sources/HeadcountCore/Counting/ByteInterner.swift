@@ -8,12 +8,24 @@ import Darwin
 /// audience ids within their team.
 ///
 /// Looked up once per row, so built for that: open addressing with linear
-/// probing over power-of-two slots kept at most half full; each slot packs
-/// 32 bits of the hash beside the index, so a probe touches the entry's
-/// bytes only when the hash matches. The strings live in one arena.
+/// probing over power-of-two slots kept at most half full. A slot is 32
+/// bytes (one half cache line) and holds the hash tag, the index, the owner,
+/// the length and the first 16 bytes of the key, so a lookup of a short id
+/// (all team and audience ids seen in practice) touches one cache line.
+/// Longer keys are compared against the arena, where every key is kept for
+/// output.
 public final class ByteInterner {
-    /// A slot: hash tag in the high 32 bits, index + 1 in the low 32 (0 = empty).
-    private var slots: UnsafeMutablePointer<UInt64>
+    struct Slot {
+        /// The first 16 bytes of the key, zero-padded.
+        var head0: UInt64
+        var head1: UInt64
+        /// Hash tag in the high 32 bits, index + 1 in the low 32 (0 = empty).
+        var tagIndex: UInt64
+        var owner: UInt32
+        var length: UInt32
+    }
+
+    private var slots: UnsafeMutablePointer<Slot>
     private var mask: Int
     private var hashes: [UInt64] = []
     private var owners: [UInt32] = []
@@ -24,11 +36,12 @@ public final class ByteInterner {
 
     /// Initial slots; the table doubles when half full.
     static let initialSlots = 1024
+    static let emptySlot = Slot(head0: 0, head1: 0, tagIndex: 0, owner: 0, length: 0)
 
     public init(seed: UInt64) {
         self.seed = seed
         slots = .allocate(capacity: Self.initialSlots)
-        slots.initialize(repeating: 0, count: Self.initialSlots)
+        slots.initialize(repeating: Self.emptySlot, count: Self.initialSlots)
         mask = Self.initialSlots - 1
         arenaCapacity = 1 << 16
         arena = .allocate(byteCount: arenaCapacity, alignment: 16)
@@ -70,8 +83,19 @@ public final class ByteInterner {
         return ByteHash.mum(h, ByteHash.q0) ^ h
     }
 
+    /// The first 16 bytes of a key, zero-padded, as two words.
+    @inline(__always)
+    static func head(_ key: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
+        let n = key.count
+        guard let p = key.baseAddress, n > 0 else { return (0, 0) }
+        if n >= 16 { return (ByteHash.read64(p, 0), ByteHash.read64(p, 8)) }
+        if n > 8 { return (ByteHash.read64(p, 0), ByteHash.readPadded(p, 8, n - 8)) }
+        if n == 8 { return (ByteHash.read64(p, 0), 0) }
+        return (ByteHash.readPadded(p, 0, n), 0)
+    }
+
     /// The index of (`owner`, `key`) if it was added.
-    /// - Complexity: O(1) expected; no allocation.
+    /// - Complexity: O(1) expected, one cache line for ids up to 16 bytes; no allocation.
     @inline(__always)
     public func lookup(_ key: UnsafeRawBufferPointer, owner: UInt32 = 0) -> Int? {
         let h = Self.hash(key, seed: seed ^ UInt64(owner) &* ByteHash.q1)
@@ -98,7 +122,9 @@ public final class ByteInterner {
         }
         if key.count > 0 { (arena + start).copyMemory(from: key.baseAddress!, byteCount: key.count) }
         offsets.append(start + key.count)
-        slots[found.slot] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(index + 1)
+        let head = Self.head(key)
+        slots[found.slot] = Slot(head0: head.0, head1: head.1, tagIndex: (h & 0xFFFF_FFFF_0000_0000) | UInt64(index + 1),
+                                 owner: owner, length: UInt32(key.count))
         if hashes.count * 2 > mask + 1 { grow() }
         return index
     }
@@ -106,45 +132,36 @@ public final class ByteInterner {
     @inline(__always)
     private func find(_ key: UnsafeRawBufferPointer, owner: UInt32, hash h: UInt64) -> (index: Int?, slot: Int) {
         let tag = h & 0xFFFF_FFFF_0000_0000
+        let head = Self.head(key)
+        let n = key.count
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
-            let s = slots[i]
-            if s == 0 { return (nil, i) }
-            if s & 0xFFFF_FFFF_0000_0000 == tag {
-                let index = Int(truncatingIfNeeded: s & 0xFFFF_FFFF) - 1
-                if owners[index] == owner && equal(index, key) { return (index, i) }
+            let s = slots + i
+            let ti = s.pointee.tagIndex
+            if ti == 0 { return (nil, i) }
+            if ti & 0xFFFF_FFFF_0000_0000 == tag && s.pointee.owner == owner && Int(s.pointee.length) == n
+                && s.pointee.head0 == head.0 && s.pointee.head1 == head.1 {
+                let index = Int(truncatingIfNeeded: ti & 0xFFFF_FFFF) - 1
+                if n <= 16 || memcmp(arena + offsets[index] + 16, key.baseAddress! + 16, n - 16) == 0 {
+                    return (index, i)
+                }
             }
             i = (i + 1) & mask
         }
     }
 
-    @inline(__always)
-    private func equal(_ index: Int, _ key: UnsafeRawBufferPointer) -> Bool {
-        let start = offsets[index]
-        let n = key.count
-        guard offsets[index + 1] - start == n else { return false }
-        guard n > 0, let k = key.baseAddress else { return true }
-        let a = UnsafeRawPointer(arena + start)
-        if n > 16 { return memcmp(a, k, n) == 0 }
-        // Ids are short: compare in at most four word loads instead of calling memcmp.
-        if n >= 8 {
-            return a.loadUnaligned(as: UInt64.self) == k.loadUnaligned(as: UInt64.self)
-                && a.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-                    == k.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-        }
-        return ByteHash.readTail(a, 0, n) == ByteHash.readTail(k, 0, n)
-    }
-
     private func grow() {
-        let capacity = (mask + 1) * 2
-        slots.deallocate()
+        let old = slots, oldCapacity = mask + 1
+        let capacity = oldCapacity * 2
         slots = .allocate(capacity: capacity)
-        slots.initialize(repeating: 0, count: capacity)
+        slots.initialize(repeating: Self.emptySlot, count: capacity)
         mask = capacity - 1
-        for (index, h) in hashes.enumerated() {
-            var i = Int(truncatingIfNeeded: h) & mask
-            while slots[i] != 0 { i = (i + 1) & mask }
-            slots[i] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(index + 1)
+        for j in 0..<oldCapacity where old[j].tagIndex != 0 {
+            let index = Int(truncatingIfNeeded: old[j].tagIndex & 0xFFFF_FFFF) - 1
+            var i = Int(truncatingIfNeeded: hashes[index]) & mask
+            while slots[i].tagIndex != 0 { i = (i + 1) & mask }
+            slots[i] = old[j]
         }
+        old.deallocate()
     }
 }

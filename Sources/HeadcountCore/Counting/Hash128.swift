@@ -62,6 +62,14 @@ public enum ByteHash {
         return a | (b << 8) | (c << 16)
     }
 
+    /// 1...7 bytes as a little-endian word with the missing high bytes zero (for keys, not hashing).
+    @inline(__always)
+    static func readPadded(_ p: UnsafeRawPointer, _ i: Int, _ n: Int) -> UInt64 {
+        var w: UInt64 = 0
+        for k in 0..<n { w |= UInt64(p.load(fromByteOffset: i + k, as: UInt8.self)) << (8 * UInt64(k)) }
+        return w
+    }
+
     /// The 128-bit hash of `bytes` under `seed`.
     /// - Complexity: O(n), two multiplies per 16 bytes; no allocation.
     @inline(__always)
