@@ -75,6 +75,13 @@ extension Headcount {
         @Option(help: ArgumentHelp("Worker threads (default: the number of cores).", valueName: "N"))
         var threads: Int?
 
+        @Option(help: ArgumentHelp("Memory for the counting structures before they spill to disk, e.g. 256MiB, 4GiB (default 1GiB).",
+                                   valueName: "size"))
+        var memoryLimit: String = "1GiB"
+
+        @Option(help: ArgumentHelp("Folder for spill files (default: the system's temporary folder).", valueName: "dir"))
+        var tempDir: String?
+
         @Option(help: ArgumentHelp("The run history database (default: Reports/headcount.sqlite).", valueName: "file"))
         var db: String?
 
@@ -92,6 +99,10 @@ extension Headcount {
                 throw ValidationError("--unsubscribed-policy must be any or all")
             }
             _ = try parsedFormats()
+            guard let limit = ByteSize.parse(memoryLimit) else {
+                throw ValidationError("--memory-limit: '\(memoryLimit)' is not a size (e.g. 512MiB, 2GiB)")
+            }
+            if limit < 1 << 20 { throw ValidationError("--memory-limit must be at least 1MiB") }
             if let asOf, InstantParser.parseAsOf(asOf) == nil {
                 throw ValidationError("--as-of: unknown date format '\(asOf)' (use 2026-01-31, 2026-01-31T23:59:59Z, "
                                       + "2026-01-31 23:59:59+01 or 2026-01-31 23:59:59)")
@@ -129,6 +140,8 @@ extension Headcount {
             config.columnOverrides[.contactID] = contactIdColumn
             config.columnOverrides[.audience] = audienceColumn
             if let threads { config.threads = threads }
+            config.memoryLimit = ByteSize.parse(memoryLimit)!
+            if let tempDir { config.temporaryDirectory = tempDir }
             config.quotasPath = quotas
             config.tiersPath = tiers
             config.asOf = asOf.flatMap(InstantParser.parseAsOf)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import HeadcountCore
 
@@ -57,8 +58,10 @@ struct SplitMix {
         return r
     }
 
-    func counted(_ rows: [Row], teams: Int, audiences: Int, policy: UnsubscribedPolicy) throws -> CountResult {
-        let counter = PartitionedCounter()
+    func counted(_ rows: [Row], teams: Int, audiences: Int, policy: UnsubscribedPolicy,
+                 memoryLimit: Int = 1 << 30, spillDirectory: String? = nil) throws -> CountResult {
+        let counter = PartitionedCounter(memoryLimit: memoryLimit,
+                                         temporaryDirectory: spillDirectory ?? NSTemporaryDirectory())
         for row in rows {
             let key = Array(row.email.utf8).withUnsafeBytes { ByteHash.hash128($0, seed: UInt64(row.team) &* 7919) }
             counter.insert(key, team: UInt32(row.team), audience: row.audience.map(UInt32.init) ?? noAudience,
@@ -85,6 +88,37 @@ struct SplitMix {
             let got = try counted(rows, teams: teams, audiences: audiences, policy: policy)
             #expect(got == model(rows, teams: teams, audiences: audiences, policy: policy))
         }
+    }
+
+    @Test(arguments: [11, 12, 13])
+    func spillingToDiskStaysExact(seed: UInt64) throws {
+        var rng = SplitMix(state: seed)
+        let teams = 7, audiences = 35
+        var rows: [Row] = []
+        for _ in 0..<120_000 {
+            let team = rng.below(teams)
+            let audience: Int? = rng.below(10) == 0 ? nil : team + teams * rng.below(5)
+            rows.append(Row(team: team, audience: audience, email: "p\(rng.below(60_000))@x.io",
+                            unsubscribed: rng.below(8) == 0))
+        }
+        let dir = TemporaryFolder()
+        for policy in UnsubscribedPolicy.allCases {
+            // 1 MiB cannot hold the tables: the counter spills almost at once.
+            let got = try counted(rows, teams: teams, audiences: audiences, policy: policy, memoryLimit: 1 << 20,
+                                  spillDirectory: dir.path)
+            #expect(got == model(rows, teams: teams, audiences: audiences, policy: policy))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "spill files removed")
+    }
+
+    @Test func aSmallLimitMakesTheCounterSpill() throws {
+        let counter = PartitionedCounter(memoryLimit: 1 << 20)
+        for i in 0..<300_000 {
+            let key = Array("u\(i % 250_000)@x.io".utf8).withUnsafeBytes { ByteHash.hash128($0, seed: 3) }
+            counter.insert(key, team: 0, audience: noAudience, flags: .subscribed)
+        }
+        #expect(counter.isSpilling)
+        #expect(try counter.finish(teams: 1, audienceTeam: [], policy: .any).global == [250_000])
     }
 
     @Test func sameEmailInTwoTeamsCountsInEach() throws {

@@ -321,3 +321,21 @@ import Testing
         #expect(body(global.file("teams.csv", in: "rg")).count == 20)
     }
 }
+
+/// End-to-end: the same reports whatever the memory limit, thread count and file order.
+@Suite struct ScaleTests {
+    @Test func spillingGivesByteIdenticalReports() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.run(["generate", "--teams", "50", "--rows", "200000", "--seed", "4", "--out", "g"])
+        try FileManager.default.createDirectory(atPath: h.dir + "/tmp", withIntermediateDirectories: true)
+        let free = try h.run(["report", "--contacts", "g/contacts.csv.gz", "--out", "free", "--no-history", "--quiet"])
+        let tight = try h.run(["report", "--contacts", "g/contacts.csv.gz", "--out", "tight", "--no-history", "--quiet",
+                               "--memory-limit", "1MiB", "--temp-dir", "tmp", "--threads", "1"])
+        #expect(free.status == 0 && tight.status == 0)
+        for name in ["teams.csv", "audiences.csv"] {
+            #expect(FileManager.default.contentsEqual(atPath: h.dir + "/free/" + name, andPath: h.dir + "/tight/" + name))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: h.dir + "/tmp").isEmpty, "spill files removed")
+        #expect(try h.report(["legacy.csv.gz"], ["--memory-limit", "lots"]).status == 2)
+    }
+}

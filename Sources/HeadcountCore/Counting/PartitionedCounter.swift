@@ -1,31 +1,38 @@
-/// An exact in-memory counter: one open-addressing table of global contacts
-/// per partition, each contact carrying its set of audiences.
+import Foundation
+
+/// An exact counter: one open-addressing table of global contacts per hash
+/// partition, each contact carrying its set of audiences, spilling to disk
+/// past a memory limit.
 ///
 /// A contact is identified by a 128-bit key of (team, normalised email); its
 /// top 8 bits choose one of 256 partitions, its low bits the slot. One slot
 /// (32 bytes) holds the key, the team, the first audience and the record
 /// flags; further audiences of the same contact (28% of contacts) go to a
 /// per-partition pool of 8-byte list nodes. Everything `teams.csv` and
-/// `audiences.csv` need follows from one pass over the slots.
+/// `audiences.csv` need follows from one pass over the slots, and every
+/// statistic of a contact lives in one partition.
 ///
-/// Inserts are radix-batched: a record first goes to its partition's small
-/// staging buffer (sequential writes), and a full buffer is applied to the
+/// Inserts are radix-batched: a record first goes to its partition's staging
+/// buffer (sequential writes), and a full buffer is applied to the
 /// partition's table in one go, while that table is hot in cache. One large
-/// table would cost a cache and TLB miss per row; batches cost about one per
-/// cache line of the partition's table.
+/// table would cost a cache and TLB miss per row.
 ///
-/// Memory: about 43 bytes per distinct contact at the maximum load plus 8
-/// per extra audience membership, plus the staging buffers
-/// (`partitions × stagingRecords × 32` bytes = 32 MiB). Partitions grow one
-/// at a time, so growth never doubles the whole footprint at once.
+/// Memory: about 43 bytes per distinct contact at the maximum load plus 8 per
+/// extra audience membership, plus the staging buffers. When the tables would
+/// grow past `memoryLimit`, the counter stops growing them: from then on full
+/// staging buffers are appended to one temporary file per partition, and
+/// `finish` merges each partition's table and file one partition at a time.
+/// The result is exact either way; only the time changes.
 public final class PartitionedCounter: ContactCounter {
-    /// Partitions: a power of two, chosen so that a partition's table fits
-    /// in cache for medium dumps and growth happens in small steps.
+    /// Partitions: a power of two; 256 keeps a partition's table near cache size for
+    /// medium dumps and a spilled partition small enough to merge in memory.
     public static let partitionBits = 8
-    /// Slots in a new partition (a power of two).
+    public static let partitionCount = 1 << partitionBits
+    /// Slots in a new partition.
     static let initialSlots = 1 << 10
-    /// Records staged per partition before they are applied (32 bytes each: 128 KiB).
-    static let stagingRecords = 4096
+    /// Records staged per partition before they are applied (32 bytes each: 128 KiB);
+    /// smaller under a small memory limit.
+    static let maxStagingRecords = 4096
 
     struct Slot {
         var low: UInt64
@@ -37,75 +44,52 @@ public final class PartitionedCounter: ContactCounter {
         var flags: UInt32
     }
 
-    final class Partition {
+    static let emptySlot = Slot(low: 0, high: 0, team: 0, firstAudience: 0, more: 0, flags: 0)
+
+    /// The open-addressing table of one partition (or of a partition being merged).
+    final class Table {
         var slots: UnsafeMutablePointer<Slot>
         var capacity: Int
         var count = 0
         /// Extra audiences: (audience, index + 1 of the next node).
         var pool: [(audience: UInt32, next: UInt32)] = []
-        /// Records not yet applied to the table; same layout as a slot (`more` unused).
-        let staged: UnsafeMutablePointer<Slot>
-        var stagedCount = 0
 
         init(capacity: Int) {
-            staged = .allocate(capacity: PartitionedCounter.stagingRecords)
             self.capacity = capacity
             slots = .allocate(capacity: capacity)
-            slots.initialize(repeating: Slot(low: 0, high: 0, team: 0, firstAudience: 0, more: 0, flags: 0),
-                             count: capacity)
+            slots.initialize(repeating: PartitionedCounter.emptySlot, count: capacity)
         }
 
-        deinit {
-            slots.deallocate()
-            staged.deallocate()
-        }
+        deinit { slots.deallocate() }
 
-        @inline(__always)
-        func stage(_ key: Key128, team: UInt32, audience: UInt32, flags: UInt32) {
-            staged[stagedCount] = Slot(low: key.low, high: key.high, team: team, firstAudience: audience,
-                                       more: 0, flags: flags)
-            stagedCount += 1
-            if stagedCount == PartitionedCounter.stagingRecords { applyStaged() }
-        }
-
-        /// Applies the staged records to the table.
-        func applyStaged() {
-            for j in 0..<stagedCount {
-                let r = staged[j]
-                insert(Key128(low: r.low, high: r.high), team: r.team, audience: r.firstAudience, flags: r.flags)
-            }
-            stagedCount = 0
-        }
+        /// Bytes held: the slots and the audience pool.
+        var bytes: Int { capacity * MemoryLayout<Slot>.stride + pool.capacity * 8 }
 
         /// Maximum load 3/4: linear probing stays short, memory stays near 43 bytes a key.
         @inline(__always) var isFull: Bool { count * 4 >= capacity * 3 }
 
         /// The home slot of a key: multiply-shift maps the hash onto any capacity,
-        /// so tables can grow by the amount the data needs, not only by doubling.
+        /// so tables grow by what the data needs, not only by doubling.
         @inline(__always)
         static func home(_ low: UInt64, _ capacity: Int) -> Int {
             Int(truncatingIfNeeded: low.multipliedFullWidth(by: UInt64(capacity)).high)
         }
 
-        /// Multiplies the capacity on growth; set from the share of the input read so far,
-        /// so that a partition grows once or twice to its final size, not a dozen times.
-        var growth: () -> Double = { 2 }
-
+        /// Adds a record; the caller makes room first (`isFull`).
         @inline(__always)
-        func insert(_ key: Key128, team: UInt32, audience: UInt32, flags: UInt32) {
-            if isFull { grow() }
+        func insert(low: UInt64, high: UInt64, team: UInt32, audience: UInt32, flags: UInt32) {
+            assert(!isFull)
             let capacity = self.capacity
-            var i = Self.home(key.low, capacity)
+            var i = Self.home(low, capacity)
             while true {
                 let s = slots + i
-                if s.pointee.low == key.low && s.pointee.high == key.high {
+                if s.pointee.low == low && s.pointee.high == high {
                     s.pointee.flags |= flags
                     if audience != noAudience { addAudience(audience, to: s) }
                     return
                 }
                 if s.pointee.low == 0 && s.pointee.high == 0 {
-                    s.pointee = Slot(low: key.low, high: key.high, team: team, firstAudience: audience,
-                                     more: 0, flags: flags)
+                    s.pointee = Slot(low: low, high: high, team: team, firstAudience: audience, more: 0, flags: flags)
                     count += 1
                     return
                 }
@@ -131,13 +115,11 @@ public final class PartitionedCounter: ContactCounter {
             s.pointee.more = UInt32(pool.count)
         }
 
-        func grow() {
+        func grow(to newCapacity: Int) {
             let old = slots, oldCapacity = capacity
-            let factor = min(max(growth(), 1.25), 16)
-            capacity = Int(Double(oldCapacity) * factor)
+            capacity = newCapacity
             slots = .allocate(capacity: capacity)
-            slots.initialize(repeating: Slot(low: 0, high: 0, team: 0, firstAudience: 0, more: 0, flags: 0),
-                             count: capacity)
+            slots.initialize(repeating: PartitionedCounter.emptySlot, count: capacity)
             for j in 0..<oldCapacity {
                 let s = old[j]
                 if s.low == 0 && s.high == 0 { continue }
@@ -150,57 +132,192 @@ public final class PartitionedCounter: ContactCounter {
             }
             old.deallocate()
         }
+
+        /// Calls `body` with each contact's slot and its audiences.
+        func forEachContact(_ body: (Slot, [UInt32]) -> Void) {
+            var audiences: [UInt32] = []
+            for j in 0..<capacity {
+                let s = slots[j]
+                if s.low == 0 && s.high == 0 { continue }
+                audiences.removeAll(keepingCapacity: true)
+                if s.firstAudience != noAudience { audiences.append(s.firstAudience) }
+                var node = s.more
+                while node != 0 {
+                    let n = pool[Int(node) - 1]
+                    audiences.append(n.audience)
+                    node = n.next
+                }
+                body(s, audiences)
+            }
+        }
     }
 
-    private var partitions: [Partition]
+    final class Partition {
+        var table: Table
+        let staged: UnsafeMutablePointer<Slot>
+        var stagedCount = 0
+        /// The partition's spill file, once the counter spills.
+        var spill: FileSink?
+        var spillPath: String?
+        var spilledRecords = 0
 
-    public init() {
-        partitions = (0..<(1 << Self.partitionBits)).map { _ in Partition(capacity: Self.initialSlots) }
-        for p in partitions { p.growth = { [unowned self] in self.growthFactor } }
+        init(staging: Int) {
+            table = Table(capacity: PartitionedCounter.initialSlots)
+            staged = .allocate(capacity: staging)
+        }
+
+        deinit { staged.deallocate() }
     }
 
-    /// The share of the input read so far (0...1), from the job; tables grow to the size
-    /// the whole input is projected to need (with headroom), instead of doubling blindly.
+    private let partitions: [Partition]
+    private let stagingRecords: Int
+    /// The bound on the counting structures, in bytes.
+    public let memoryLimit: Int
+    private let temporaryDirectory: String
+    private var spillDirectory: String?
+    /// Whether the tables stopped growing and records go to disk.
+    public private(set) var isSpilling = false
+    private var tableBytes = 0
     private var progress: Double = 0
+    private var failure: Error?
+
+    /// - Parameters:
+    ///   - memoryLimit: bytes the counting structures may use (`--memory-limit`).
+    ///   - temporaryDirectory: where spill files go (`--temp-dir`).
+    public init(memoryLimit: Int = 1 << 30, temporaryDirectory: String = NSTemporaryDirectory()) {
+        self.memoryLimit = memoryLimit
+        self.temporaryDirectory = temporaryDirectory
+        // Staging takes at most an eighth of the budget.
+        let perPartition = memoryLimit / 8 / Self.partitionCount / MemoryLayout<Slot>.stride
+        stagingRecords = min(Self.maxStagingRecords, max(16, perPartition))
+        partitions = (0..<Self.partitionCount).map { _ in Partition(staging: min(Self.maxStagingRecords, max(16, perPartition))) }
+        tableBytes = partitions.reduce(0) { $0 + $1.table.bytes }
+    }
+
+    deinit { removeSpillFiles() }
+
+    /// Distinct contacts held in memory (after applying what is staged; spilled records not included).
+    public var count: Int {
+        partitions.reduce(0) { total, p in
+            if !isSpilling { apply(p) }
+            return total + p.table.count
+        }
+    }
 
     public func noteProgress(_ fraction: Double) { progress = fraction }
 
+    /// How much a growing table grows: to the size the whole input is projected to need
+    /// (distinct contacts grow more slowly than rows, so 1/progress is an upper bound).
     private var growthFactor: Double {
         guard progress > 0.01 && progress < 1 else { return 2 }
-        // Distinct contacts grow more slowly than rows, so 1/progress is an upper bound.
         return min(max(1 / progress, 1.5), 16)
-    }
-
-    /// Distinct contacts held (after applying what is staged).
-    public var count: Int {
-        partitions.reduce(0) { $0 + { $0.applyStaged(); return $0.count }($1) }
     }
 
     @inline(__always)
     public func insert(_ key: Key128, team: UInt32, audience: UInt32, flags: RecordFlags) {
         let p = partitions[Int(truncatingIfNeeded: key.high >> UInt64(64 - Self.partitionBits))]
-        p.stage(key, team: team, audience: audience, flags: flags.rawValue)
+        p.staged[p.stagedCount] = Slot(low: key.low, high: key.high, team: team, firstAudience: audience, more: 0,
+                                       flags: flags.rawValue)
+        p.stagedCount += 1
+        if p.stagedCount == stagingRecords {
+            if isSpilling { spill(p) } else { apply(p) }
+        }
+    }
+
+    /// Applies a partition's staged records to its table, growing it or starting to spill.
+    private func apply(_ p: Partition) {
+        var j = 0
+        while j < p.stagedCount {
+            if p.table.isFull {
+                let wanted = Int(Double(p.table.capacity) * growthFactor)
+                let growth = (wanted - p.table.capacity) * MemoryLayout<Slot>.stride
+                if tableBytes + growth + poolBytes > memoryLimit {
+                    startSpilling()
+                    // Keep the rest of this batch: move it to the front and spill it.
+                    let rest = p.stagedCount - j
+                    if j > 0 { p.staged.update(from: p.staged + j, count: rest) }
+                    p.stagedCount = rest
+                    spill(p)
+                    return
+                }
+                tableBytes += growth
+                p.table.grow(to: wanted)
+            }
+            let r = p.staged[j]
+            p.table.insert(low: r.low, high: r.high, team: r.team, audience: r.firstAudience, flags: r.flags)
+            j += 1
+        }
+        p.stagedCount = 0
+    }
+
+    private var poolBytes: Int { partitions.reduce(0) { $0 + $1.table.pool.capacity * 8 } }
+
+    private func startSpilling() {
+        guard !isSpilling else { return }
+        isSpilling = true
+        let dir = (temporaryDirectory as NSString).appendingPathComponent("headcount-spill-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            spillDirectory = dir
+            TemporaryFiles.register(dir)
+        } catch {
+            failure = HeadcountError(.environment, "cannot create a spill folder in the temporary directory",
+                                     file: temporaryDirectory)
+        }
+    }
+
+    /// Appends a partition's staged records to its spill file.
+    private func spill(_ p: Partition) {
+        defer { p.stagedCount = 0 }
+        guard failure == nil, let dir = spillDirectory else { return }
+        do {
+            if p.spill == nil {
+                let index = partitions.firstIndex { $0 === p }!
+                let path = (dir as NSString).appendingPathComponent(String(format: "partition-%03d.bin", index))
+                TemporaryFiles.register(path)
+                p.spill = try FileSink(path: path, reportedAs: path)
+                p.spillPath = path
+            }
+            try p.spill!.write(UnsafeRawBufferPointer(start: p.staged, count: p.stagedCount * MemoryLayout<Slot>.stride))
+            p.spilledRecords += p.stagedCount
+        } catch {
+            failure = error
+        }
+    }
+
+    /// Removes the spill files and their folder.
+    private func removeSpillFiles() {
+        for p in partitions {
+            if let path = p.spillPath {
+                unlink(path)
+                TemporaryFiles.unregister(path)
+            }
+        }
+        if let dir = spillDirectory {
+            rmdir(dir)
+            TemporaryFiles.unregister(dir)
+            spillDirectory = nil
+        }
     }
 
     public func finish(teams: Int, audienceTeam: [UInt32], policy: UnsubscribedPolicy) throws -> CountResult {
+        defer { removeSpillFiles() }
         var r = CountResult(teams: teams, audiences: audienceTeam.count)
         var histogram = [Int](repeating: 0, count: 2)
-        var audienceList: [UInt32] = []
         for p in partitions {
-            p.applyStaged()
-            for j in 0..<p.capacity {
-                let s = p.slots[j]
-                if s.low == 0 && s.high == 0 { continue }
+            if isSpilling && p.stagedCount > 0 { spill(p) } else { apply(p) }
+            if let failure { throw failure }
+            var table = p.table
+            if let sink = p.spill, let path = p.spillPath {
+                try sink.close()
+                table = try merge(p.table, spilled: path, records: p.spilledRecords)
+                unlink(path)
+                TemporaryFiles.unregister(path)
+                p.table = Table(capacity: 1)
+            }
+            table.forEachContact { s, audiences in
                 let team = Int(s.team)
-                audienceList.removeAll(keepingCapacity: true)
-                if s.firstAudience != noAudience { audienceList.append(s.firstAudience) }
-                var node = s.more
-                while node != 0 {
-                    let n = p.pool[Int(node) - 1]
-                    audienceList.append(n.audience)
-                    node = n.next
-                }
-                let k = audienceList.count
+                let k = audiences.count
                 r.global[team] += 1
                 r.legacy[team] += k
                 if k == 0 { r.withoutAudience[team] += 1 }
@@ -211,7 +328,7 @@ public final class PartitionedCounter: ContactCounter {
                     ? flags.contains(.unsubscribed)
                     : flags.contains(.unsubscribed) && !flags.contains(.subscribed)
                 if unsubscribed { r.unsubscribed[team] += 1 }
-                for a in audienceList {
+                for a in audiences {
                     let ai = Int(a)
                     r.audienceContacts[ai] += 1
                     if k >= 2 { r.audienceShared[ai] += 1 } else { r.audienceExclusive[ai] += 1 }
@@ -223,5 +340,36 @@ public final class PartitionedCounter: ContactCounter {
         }
         r.audiencesPerEmail = histogram
         return r
+    }
+
+    /// One partition's table and its spilled records, merged into a new table.
+    private func merge(_ table: Table, spilled path: String, records: Int) throws -> Table {
+        let merged = Table(capacity: max(Self.initialSlots, (table.count + records) * 4 / 3 + 1))
+        table.forEachContact { s, audiences in
+            merged.insert(low: s.low, high: s.high, team: s.team, audience: audiences.first ?? noAudience, flags: s.flags)
+            for a in audiences.dropFirst() {
+                merged.insert(low: s.low, high: s.high, team: s.team, audience: a, flags: 0)
+            }
+        }
+        let file = try InputFile(path: path)
+        let batch = UnsafeMutableRawBufferPointer.allocate(byteCount: stagingRecords * MemoryLayout<Slot>.stride,
+                                                           alignment: 16)
+        defer { batch.deallocate() }
+        var carry = 0
+        while true {
+            let n = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: batch[carry...]))
+            if n == 0 { break }
+            let available = carry + n
+            let whole = available / MemoryLayout<Slot>.stride
+            let slots = batch.baseAddress!.assumingMemoryBound(to: Slot.self)
+            for j in 0..<whole {
+                let s = slots[j]
+                if merged.isFull { merged.grow(to: merged.capacity * 2) }
+                merged.insert(low: s.low, high: s.high, team: s.team, audience: s.firstAudience, flags: s.flags)
+            }
+            carry = available - whole * MemoryLayout<Slot>.stride
+            if carry > 0 { batch.baseAddress!.copyMemory(from: batch.baseAddress! + whole * MemoryLayout<Slot>.stride, byteCount: carry) }
+        }
+        return merged
     }
 }

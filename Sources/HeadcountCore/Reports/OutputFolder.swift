@@ -22,7 +22,8 @@ public enum TemporaryFiles {
         let all = paths
         paths.removeAll()
         lock.unlock()
-        for p in all { unlink(p) }
+        // Files first, then the folders that held them.
+        for p in all.sorted(by: { $0.count > $1.count }) where unlink(p) != 0 { rmdir(p) }
     }
 }
 

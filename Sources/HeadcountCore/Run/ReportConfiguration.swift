@@ -1,5 +1,20 @@
 import Foundation
 
+/// Sizes for flags such as `--memory-limit`: "1GiB", "256MiB", "512MB", "64k", "1000000".
+public enum ByteSize {
+    public static func parse(_ text: String) -> Int? {
+        let s = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let digits = s.prefix { $0.isNumber }
+        guard !digits.isEmpty, let n = Int(digits) else { return nil }
+        let units: [String: Int] = ["": 1, "b": 1, "k": 1 << 10, "kb": 1000, "kib": 1 << 10, "m": 1 << 20, "mb": 1_000_000,
+                                    "mib": 1 << 20, "g": 1 << 30, "gb": 1_000_000_000, "gib": 1 << 30,
+                                    "t": 1 << 40, "tb": 1_000_000_000_000, "tib": 1 << 40]
+        guard let unit = units[String(s.dropFirst(digits.count)).trimmingCharacters(in: .whitespaces)] else { return nil }
+        let (v, overflow) = n.multipliedReportingOverflow(by: unit)
+        return overflow ? nil : v
+    }
+}
+
 /// The report files a run can write.
 public enum ReportFormat: String, CaseIterable, Sendable {
     case csv, json, html
@@ -31,6 +46,10 @@ public struct ReportConfiguration: Sendable {
     public var tiersPath: String?
     /// `--as-of`: count only contacts created at or before this instant (µs since 1970, UTC).
     public var asOf: Int64?
+    /// Bytes the counting structures may use before they spill to disk (`--memory-limit`).
+    public var memoryLimit = 1 << 30
+    /// Where spill files go (`--temp-dir`).
+    public var temporaryDirectory = NSTemporaryDirectory()
     /// The run history database; nil: no history (`--no-history`).
     public var historyPath: String? = HistoryStore.defaultPath
     /// Fixed clock for reproducible output (SOURCE_DATE_EPOCH); nil: the real clock.
@@ -54,6 +73,9 @@ public struct ReportConfiguration: Sendable {
         }
         if (contacts + memberships).filter({ $0 == "-" }).count > 1 {
             throw HeadcountError(.usage, "standard input (-) can be read only once")
+        }
+        if memoryLimit < 1 << 20 {
+            throw HeadcountError(.usage, "--memory-limit must be at least 1MiB")
         }
         if formats.isEmpty {
             throw HeadcountError(.usage, "--format needs at least one of csv, json, html")

@@ -38,9 +38,10 @@ public final class ReportJob {
     /// Rows between progress notes to the counter.
     static let progressInterval = 1 << 16
 
-    public init(configuration: ReportConfiguration, counter: ContactCounter = PartitionedCounter()) {
+    public init(configuration: ReportConfiguration, counter: ContactCounter? = nil) {
         self.configuration = configuration
-        self.counter = counter
+        self.counter = counter ?? PartitionedCounter(memoryLimit: configuration.memoryLimit,
+                                                     temporaryDirectory: configuration.temporaryDirectory)
         let now = configuration.fixedEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date()
         startedAt = now
         let stamp = Timestamp.compact(now)
