@@ -148,7 +148,11 @@ extension Headcount {
             config.historyPath = noHistory ? nil : (db ?? HistoryStore.defaultPath)
             config.fixedEpoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"].flatMap { Int($0) }
 
+            let progress = ProgressLine.make(quiet: quiet)
+            if let progress { config.progress = { progress.update($0) } }
+            defer { progress?.finish() }
             let outcome = try ReportJob(configuration: config).run()
+            progress?.finish()
             if !quiet { FileHandleOutput.standardOutput(Summary.text(outcome)) }
         }
     }

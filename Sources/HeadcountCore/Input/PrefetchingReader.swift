@@ -24,6 +24,8 @@ public final class PrefetchingReader: ChunkSource {
     private final class Chunk {
         let memory: UnsafeMutableRawBufferPointer
         var count = 0
+        /// The source's position (e.g. stored bytes read) when this chunk was filled.
+        var position = 0
         init(size: Int) { memory = .allocate(byteCount: size, alignment: 64) }
         deinit { memory.deallocate() }
     }
@@ -37,9 +39,16 @@ public final class PrefetchingReader: ChunkSource {
     private var producerDone = false
     private var current: Chunk?
     private var currentOffset = 0
+    private let position: () -> Int
+    /// The source's position as of the chunk being read: safe to read on the consuming thread.
+    public private(set) var deliveredPosition = 0
 
-    public init(_ source: ChunkSource, chunkSize: Int = defaultChunkSize, depth: Int = defaultDepth) {
+    /// - Parameter position: read on the producing thread after each fill (e.g. the stored
+    ///   bytes read), and published with the chunk as `deliveredPosition`.
+    public init(_ source: ChunkSource, chunkSize: Int = defaultChunkSize, depth: Int = defaultDepth,
+                position: @escaping () -> Int = { 0 }) {
         empty = (0..<depth).map { _ in Chunk(size: chunkSize) }
+        self.position = position
         let thread = Thread { [self] in self.produce(from: source) }
         thread.stackSize = 1 << 20
         thread.start()
@@ -88,6 +97,7 @@ public final class PrefetchingReader: ChunkSource {
                 caught = error
             }
             chunk.count = filled
+            chunk.position = position()
 
             condition.lock()
             if filled > 0 { full.append(chunk) } else { empty.append(chunk) }
@@ -117,6 +127,7 @@ public final class PrefetchingReader: ChunkSource {
             }
             current = full.removeFirst()
             currentOffset = 0
+            deliveredPosition = current!.position
             condition.unlock()
         }
         let chunk = current!

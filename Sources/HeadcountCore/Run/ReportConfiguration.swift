@@ -20,6 +20,16 @@ public enum ReportFormat: String, CaseIterable, Sendable {
     case csv, json, html
 }
 
+/// How far a run is: for a progress line.
+public struct ProgressSnapshot: Sendable {
+    /// Stored bytes read from all inputs so far.
+    public var bytesRead: Int
+    /// Stored bytes of all inputs (0 when unknown: standard input).
+    public var totalBytes: Int
+    /// Rows read from all inputs so far.
+    public var rows: Int
+}
+
 /// Everything a `report` run needs, validated before any input is read.
 ///
 /// The executable turns flags into this once; the core never sees raw flags.
@@ -52,6 +62,8 @@ public struct ReportConfiguration: Sendable {
     public var temporaryDirectory = NSTemporaryDirectory()
     /// The run history database; nil: no history (`--no-history`).
     public var historyPath: String? = HistoryStore.defaultPath
+    /// Called every few tens of thousands of rows (from the reading thread); nil: nothing.
+    public var progress: (@Sendable (ProgressSnapshot) -> Void)?
     /// Fixed clock for reproducible output (SOURCE_DATE_EPOCH); nil: the real clock.
     public var fixedEpoch: Int?
 

@@ -35,6 +35,17 @@ public final class ReportJob {
     /// Stored bytes of all contact files (0 when unknown: a pipe), and of those already read.
     private var contactBytes = 0
     private var contactBytesDone = 0
+    private var allBytes = 0
+    private var rowsDone = 0
+
+    /// Tells the counter and the progress line how far the run is; every `progressInterval` rows.
+    private func noteProgress(_ input: OpenedInput) {
+        let done = contactBytesDone + input.bytesConsumed
+        if contactBytes > 0 && input.stats.role == .contacts {
+            counter.noteProgress(Double(done) / Double(contactBytes))
+        }
+        configuration.progress?(ProgressSnapshot(bytesRead: done, totalBytes: allBytes, rows: rowsDone + input.stats.rowsRead))
+    }
     /// Rows between progress notes to the counter.
     static let progressInterval = 1 << 16
 
@@ -105,11 +116,17 @@ public final class ReportJob {
         do {
             let rejects = try RejectLog(sink: out.open("rejects.csv"), limit: config.maxRejects)
             contactBytes = contacts.map { $0.file.size ?? 0 }.reduce(0, +)
+            allBytes = contactBytes + memberships.map { $0.file.size ?? 0 }.reduce(0, +)
             for input in contacts {
                 try readContacts(input, rejects: rejects)
                 contactBytesDone += input.file.bytesRead
+                rowsDone += input.stats.rowsRead
             }
-            for input in memberships { try readMemberships(input, rejects: rejects) }
+            for input in memberships {
+                try readMemberships(input, rejects: rejects)
+                contactBytesDone += input.file.bytesRead
+                rowsDone += input.stats.rowsRead
+            }
             try rejects.close()
 
             let all = contacts + memberships
@@ -222,9 +239,7 @@ public final class ReportJob {
             let outcome = try input.next()
             if outcome == .end { break }
             stats.rowsRead += 1
-            if stats.rowsRead & (Self.progressInterval - 1) == 0 && contactBytes > 0 {
-                counter.noteProgress(Double(contactBytesDone + input.file.bytesRead) / Double(contactBytes))
-            }
+            if stats.rowsRead & (Self.progressInterval - 1) == 0 { noteProgress(input) }
             guard outcome == .record, reader.fieldCount == width else {
                 try reject(.malformedRow, team: nil)
                 continue
@@ -320,6 +335,7 @@ public final class ReportJob {
             let outcome = try input.next()
             if outcome == .end { break }
             stats.rowsRead += 1
+            if stats.rowsRead & (Self.progressInterval - 1) == 0 { noteProgress(input) }
             guard outcome == .record, reader.fieldCount == width else {
                 try reject(.malformedRow)
                 continue
@@ -466,15 +482,21 @@ final class OpenedInput {
     let file: InputFile
     let stream: ByteStream
     let reader: CSVReader
+    let prefetch: PrefetchingReader
     let columns: ColumnMap
+
+    /// Stored bytes of this file consumed so far, as seen from the reading thread.
+    var bytesConsumed: Int { prefetch.deliveredPosition }
     var path: String { file.path }
 
     init(role: InputStats.Role, path: String, _ config: ReportConfiguration) throws {
         stats = InputStats(role: role, path: path)
         file = try InputFile(path: path)
         stream = try ByteStream(file: file)
-        let reader = CSVReader(source: PrefetchingReader(stream), delimiter: config.delimiter,
-                               maxRecordBytes: config.maxRecordBytes)
+        let file = self.file
+        let prefetch = PrefetchingReader(stream, position: { file.bytesRead })
+        self.prefetch = prefetch
+        let reader = CSVReader(source: prefetch, delimiter: config.delimiter, maxRecordBytes: config.maxRecordBytes)
         self.reader = reader
         stats.format = stream.format
         guard let header = try Self.located(path, { try reader.readHeader() }) else {
