@@ -40,6 +40,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // libFuzzer targets (Scripts/fuzz.sh builds them with -sanitize=fuzzer); built
+        // plainly they replay the files given to them, for regression tests.
+        .executableTarget(name: "FuzzCSV", dependencies: ["HeadcountCore"]),
+        .executableTarget(name: "FuzzGzip", dependencies: ["HeadcountCore"]),
         .testTarget(
             name: "HeadcountCoreTests",
             dependencies: ["HeadcountCore"]

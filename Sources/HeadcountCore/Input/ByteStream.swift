@@ -9,7 +9,7 @@ import CZlib
 public final class ByteStream {
     public enum Format: String, Sendable { case gzip, plain }
 
-    public let file: InputFile
+    public let file: StoredBytes
     public let format: Format
     /// Gzip members completed so far.
     public private(set) var members = 0
@@ -32,7 +32,7 @@ public final class ByteStream {
 
     /// Opens `file`, reads its first bytes and picks the format.
     /// - Throws: `.data` for an empty file, `.environment` on read errors.
-    public init(file: InputFile, inflater: @autoclosure () -> Inflater = makeDefaultInflater()) throws {
+    public init(file: StoredBytes, inflater: @autoclosure () -> Inflater = makeDefaultInflater()) throws {
         self.file = file
         raw = .allocate(byteCount: Self.rawBufferSize, alignment: 64)
         // Read until two bytes are in hand (a pipe may deliver one at a time) or the end.

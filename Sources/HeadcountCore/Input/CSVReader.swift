@@ -30,8 +30,8 @@ public final class CSVReader {
 
     /// Where a record is longer than this, it is rejected rather than buffered.
     public static let defaultMaxRecordBytes = 1 << 20
-    /// Bytes requested from the source per refill.
-    static let refillSize = 1 << 20
+    /// Bytes requested from the source per refill (by default).
+    public static let defaultRefillSize = 1 << 20
 
     public private(set) var delimiter: UInt8
     public let quote: UInt8 = 0x22
@@ -59,11 +59,12 @@ public final class CSVReader {
     private var recordStart = 0
     private var recordEnd = 0
 
-    public init(source: ChunkSource, delimiter: UInt8? = nil, maxRecordBytes: Int = defaultMaxRecordBytes) {
+    public init(source: ChunkSource, delimiter: UInt8? = nil, maxRecordBytes: Int = defaultMaxRecordBytes,
+                refillSize: Int = defaultRefillSize) {
         self.source = source
         self.delimiter = delimiter ?? 0x2C
         self.maxRecordBytes = maxRecordBytes
-        buffer = .allocate(byteCount: Self.refillSize + maxRecordBytes + 64, alignment: 64)
+        buffer = .allocate(byteCount: refillSize + maxRecordBytes + 64, alignment: 64)
         fieldCapacity = 64
         fields = .allocate(capacity: fieldCapacity)
         explicitDelimiter = delimiter != nil

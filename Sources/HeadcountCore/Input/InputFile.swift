@@ -4,12 +4,43 @@ import Glibc
 import Darwin
 #endif
 
+/// Where stored (possibly compressed) bytes come from: a file, or memory in tests and fuzzing.
+public protocol StoredBytes: AnyObject {
+    /// The name used in messages: the path as the user gave it.
+    var path: String { get }
+    /// Bytes taken so far.
+    var bytesRead: Int { get }
+    /// Reads up to `buffer.count` bytes; 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+/// Stored bytes held in memory.
+public final class MemoryBytes: StoredBytes {
+    public let path: String
+    private let bytes: [UInt8]
+    public private(set) var bytesRead = 0
+
+    public init(_ bytes: [UInt8], path: String = "memory") {
+        self.bytes = bytes
+        self.path = path
+    }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, bytes.count - bytesRead)
+        if n > 0 {
+            bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + bytesRead, byteCount: n) }
+        }
+        bytesRead += n
+        return n
+    }
+}
+
 /// An input file opened for streaming: a path, or `-` for standard input.
 ///
 /// Reads go straight to the file descriptor into caller-owned memory; nothing
 /// is buffered here. `bytesRead` counts the bytes taken from the file as
 /// stored (compressed bytes for gzip), for progress and error offsets.
-public final class InputFile {
+public final class InputFile: StoredBytes {
     /// The path as the user gave it; used in every message about this file.
     public let path: String
     /// The file's size when it is a regular file, for progress; nil for pipes.

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Times `headcount report` on a dump beside the decompression floors and the peers,
+# all through ../shared/bench/measure.py (quiet machine, /usr/bin/time -v), and checks
+# headcount's counts against the DuckDB oracle.
+#
+#   Scripts/bench.sh DUMP_DIR [OUT_DIR]
+#
+# DUMP_DIR comes from ../shared/bench/gen_dumps.py (e.g. ../bench-data/M).
+# Environment: PEERS (default gzip,pigz,igzip,duckdb,polars,chdb; "" for none),
+# BENCH_PY (python with duckdb/polars/chdb, default ../venvs/bench/bin/python),
+# QUIET_CORES (default 0.25), EXTRA (more headcount flags, e.g. "--memory-limit 256MiB").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DIR=$(cd "${1:?usage: Scripts/bench.sh DUMP_DIR [OUT_DIR]}" && pwd)
+OUT=${2:-$DIR/headcount-bench}
+B=$PWD/../shared/bench
+PY=${BENCH_PY:-$PWD/../venvs/bench/bin/python}
+mkdir -p "$OUT"
+swift build -c release --product headcount >/dev/null
+H=$PWD/.build/release/headcount
+ROWS=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['files']['contacts.csv.gz']['rows'])" "$DIR/manifest.json")
+RAW=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['files']['contacts.csv.gz']['uncompressed_bytes'])" "$DIR/manifest.json")
+ARGS="--contacts $DIR/contacts.csv.gz"
+[[ -f $DIR/memberships.csv.gz ]] && ARGS="$ARGS --memberships $DIR/memberships.csv.gz"
+
+run() {  # name command
+  "$PY" "$B/measure.py" run --dir "$OUT" --name "$1" --rows "$ROWS" --bytes "$RAW" \
+    --quiet-cores "${QUIET_CORES:-0.25}" --quiet-max "${QUIET_MAX:-600}" -- "$2"
+}
+
+cat "$DIR/contacts.csv.gz" > /dev/null
+for inflater in isa-l zlib; do
+  run "headcount-$inflater" "HEADCOUNT_INFLATER=$inflater $H report $ARGS --out $OUT/hc-$inflater --no-history --quiet ${EXTRA:-}"
+  cut -d, -f1,4,5 "$OUT/hc-$inflater/teams.csv" > "$OUT/headcount-$inflater.csv"
+done
+PEERS=${PEERS-gzip,pigz,igzip,duckdb,polars,chdb}
+[[ -n $PEERS ]] && BENCH_OUT=$OUT PEERS=$PEERS "$B/peers.sh" "$DIR" > /dev/null || true
+"$PY" "$B/measure.py" report --dir "$OUT" | tee "$OUT/bench.md"
+if [[ -f $DIR/expected.csv ]]; then
+  diff -q "$OUT/headcount-isa-l.csv" "$DIR/expected.csv" && echo "headcount counts equal reference_counts.py"
+fi

@@ -1,0 +1,96 @@
+import HeadcountCore
+
+/// A chunk source over fuzzer bytes, handing out a few bytes at a time so that
+/// record boundaries fall anywhere.
+final class FuzzSource: ChunkSource {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+    let step: Int
+    init(_ bytes: UnsafeRawBufferPointer, step: Int) {
+        self.bytes = bytes
+        self.step = step
+    }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, step, bytes.count - offset)
+        if n > 0 { buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: n) }
+        offset += n
+        return n
+    }
+}
+
+/// The CSV scanner, the email key and the counter on arbitrary bytes: must never crash,
+/// hang or leak, and must keep their invariants.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzCSV(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let bytes = UnsafeRawBufferPointer(start: data, count: size)
+    let step = size > 0 ? Int(bytes[0] % 64) + 1 : 1
+    let reader = CSVReader(source: FuzzSource(bytes, step: step), delimiter: nil, maxRecordBytes: 300, refillSize: 512)
+    let interner = ByteInterner(seed: 1)
+    let normalizer = EmailNormalizer()
+    do {
+        _ = try reader.readHeader()
+        reader.limitStoredFields(to: 6)
+        var lastLine = 0
+        loop: while true {
+            let outcome = try reader.next()
+            if outcome == .end { break loop }
+            precondition(reader.line > lastLine, "lines only go forward")
+            lastLine = reader.line
+            precondition(reader.rawRecord().count <= 1024)
+            guard outcome == .record else { continue }
+            for i in 0..<min(reader.fieldCount, 6) {
+                let index = interner.intern(reader.field(i), owner: UInt32(i))
+                precondition(interner.bytes(of: index) == Array(reader.field(i)), "ids round-trip")
+                switch normalizer.normalize(reader.field(i)) {
+                case .valid(let email):
+                    precondition(email.count > 0 && email.contains(0x40), "a valid key holds an @")
+                    precondition(!email.contains { $0 <= 0x20 || ($0 >= 0x41 && $0 <= 0x5A) }, "trimmed and lowercased")
+                    _ = ByteHash.hash128(email, seed: 1)
+                case .invalid:
+                    break
+                }
+            }
+        }
+
+    } catch let e as HeadcountError {
+        precondition(e.code == .data, "only data errors from bytes")
+    } catch {
+        preconditionFailure("unexpected error \(error)")
+    }
+    return 0
+}
+
+#if FUZZING
+/// SwiftPM links an executable's entry point as `<module>_main`; under libFuzzer that entry
+/// hands control to libFuzzer's driver with this target's test function.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<Int32>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32) -> Int32
+
+@_cdecl("FuzzCSV_main")
+public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv, { fuzzCSV($0, $1) })
+}
+#else
+/// Without libFuzzer: replays the given files (the regression corpus) through the target.
+@main
+struct Replay {
+    static func main() throws {
+        for path in CommandLine.arguments.dropFirst() {
+            let file = try InputFile(path: path)
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try file.read(into: $0) }
+                if n == 0 { break }
+                bytes += buffer[0..<n]
+            }
+            bytes.append(0)
+            _ = bytes.withUnsafeBufferPointer { fuzzCSV($0.baseAddress!, $0.count - 1) }
+        }
+    }
+}
+#endif
