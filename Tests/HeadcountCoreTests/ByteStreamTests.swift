@@ -207,3 +207,38 @@ import Testing
         }
     }
 }
+
+@Suite struct InputFileFaultTests {
+    @Test func aFileCutWhileItIsReadIsAnError() throws {
+        let dir = TemporaryFolder()
+        let path = dir.write("cut.csv", Array(repeating: 0x61, count: 100_000))
+        let file = try InputFile(path: path)
+        var buffer = [UInt8](repeating: 0, count: 10_000)
+        _ = try buffer.withUnsafeMutableBytes { try file.read(into: $0) }
+        truncate(path, 20_000)
+        var error: HeadcountError?
+        do {
+            while try buffer.withUnsafeMutableBytes({ try file.read(into: $0) }) > 0 {}
+        } catch let e as HeadcountError {
+            error = e
+        }
+        #expect(error?.code == .environment)
+        #expect(error?.byteOffset == 20_000)
+        #expect(error?.message.contains("shrank") == true)
+    }
+
+    @Test func aFileDeletedWhileItIsReadIsReadToItsEnd() throws {
+        let dir = TemporaryFolder()
+        let path = dir.write("gone.csv", Array(repeating: 0x61, count: 100_000))
+        let file = try InputFile(path: path)
+        unlink(path)
+        var total = 0
+        var buffer = [UInt8](repeating: 0, count: 10_000)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try file.read(into: $0) }
+            if n == 0 { break }
+            total += n
+        }
+        #expect(total == 100_000, "an open file outlives its name")
+    }
+}

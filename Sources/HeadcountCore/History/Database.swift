@@ -1,4 +1,5 @@
 import CSQLite
+import Foundation
 
 /// A thin SQLite connection: prepared statements, typed binds, transactions.
 ///
@@ -7,8 +8,10 @@ final class Database {
     let path: String
     private(set) var handle: OpaquePointer?
 
-    /// How long a writer waits for another writer's lock before failing.
-    static let busyTimeoutMilliseconds: Int32 = 30_000
+    /// How long a writer waits for another writer's lock before failing (30 s;
+    /// `HEADCOUNT_BUSY_TIMEOUT_MS` changes it, for tests of a locked history).
+    static let busyTimeoutMilliseconds: Int32 =
+        ProcessInfo.processInfo.environment["HEADCOUNT_BUSY_TIMEOUT_MS"].flatMap { Int32($0) } ?? 30_000
 
     /// Opens (creating when missing) the database at `path`, in WAL mode with a busy timeout.
     init(path: String) throws {

@@ -88,9 +88,18 @@ public final class InputFile: StoredBytes {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
         while true {
             let n = Glibc.read(fd, base, buffer.count)
-            if n >= 0 {
+            if n > 0 {
                 bytesRead += n
                 return n
+            }
+            if n == 0 {
+                // A regular file that ends before the size it had when opened was cut while
+                // being read: counting what is left would publish wrong numbers.
+                if let size, bytesRead < size {
+                    throw HeadcountError(.environment, "the file shrank while it was read (from \(size) bytes)",
+                                         file: path, byteOffset: bytesRead)
+                }
+                return 0
             }
             if errno == EINTR { continue }
             let err = errno

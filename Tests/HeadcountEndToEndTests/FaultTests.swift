@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+
+/// Faults a billing job must survive: a clear one-line error, the right exit status,
+/// no partial report, nothing lost from the history.
+@Suite struct FaultTests {
+    func shell(_ h: Headcount, _ script: String) throws -> (status: Int32, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", script]
+        p.currentDirectoryURL = URL(fileURLWithPath: h.dir)
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func anOutputFolderThatCannotBeWrittenFailsCleanly() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        FileManager.default.createFile(atPath: h.dir + "/a-file", contents: Data())
+        for out in ["a-file", "/proc/headcount-cannot-write-here"] {
+            let r = try h.run(["report", "--contacts", "legacy.csv.gz", "--out", out, "--quiet"])
+            #expect(r.status == 1, "\(out)")
+            #expect(r.stderr.contains("cannot create the output folder"), "\(out): \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1)
+        }
+        let runs = try h.runs()
+        #expect(runs.count == 2 && runs.allSatisfy { $0["status"] as? String == "failed" }, "recorded as failed")
+    }
+
+    @Test func aFullDiskLeavesNoPartialReport() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        // 8 KiB per file: the HTML report (and teams.csv of the generated dump) cannot be written.
+        try h.run(["generate", "--teams", "300", "--rows", "20000", "--out", "big"])
+        let r = try shell(h, "ulimit -f 8; exec '\(Headcount.binary)' report --contacts big/contacts.csv.gz --out out --no-history --quiet")
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("write failed"), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: h.dir + "/out")) ?? []).isEmpty)
+    }
+
+    @Test func aHistoryLockedLongerThanTheBusyTimeoutFailsTheRun() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.report(["legacy.csv.gz"], ["--label", "first"])
+        // Another writer holds the database for 4 s; this run waits 0.5 s.
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        locker.arguments = ["python3", "-c", """
+            import sqlite3, sys, time
+            c = sqlite3.connect("Reports/headcount.sqlite", isolation_level=None)
+            c.execute("BEGIN EXCLUSIVE"); print("locked", flush=True); time.sleep(4)
+            """]
+        locker.currentDirectoryURL = URL(fileURLWithPath: h.dir)
+        let ready = Pipe()
+        locker.standardOutput = ready
+        try locker.run()
+        _ = ready.fileHandleForReading.availableData   // "locked"
+        let r = try h.run(["report", "--contacts", "legacy.csv.gz", "--out", "locked", "--quiet"],
+                          env: ["HEADCOUNT_BUSY_TIMEOUT_MS": "500"])
+        locker.waitUntilExit()
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("history database") && r.stderr.contains("locked"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: h.dir + "/locked/teams.csv"))
+        let runs = try h.runs()
+        #expect(runs.count == 1 && runs[0]["label"] as? String == "first" && runs[0]["status"] as? String == "complete",
+                "the earlier run is intact")
+    }
+
+    @Test func aHundredMegabyteLineIsOneRejectNotACrash() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let path = h.dir + "/long.csv"
+        FileManager.default.createFile(atPath: path, contents: Data("team_id,email\nt1,a@x.io\nt1,".utf8))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        let block = Data(repeating: UInt8(ascii: "x"), count: 1 << 20)
+        for _ in 0..<100 { try handle.write(contentsOf: block) }
+        try handle.write(contentsOf: Data("@x.io\nt1,b@x.io\n".utf8))
+        try handle.close()
+        let r = try h.report(["long.csv"], ["--no-history"])
+        #expect(r.status == 0)
+        #expect(body(r.file("teams.csv")) == ["t1,2,0,0,2,0,0.00,0,2,0"])
+        let rejects = body(r.file("rejects.csv"))
+        #expect(rejects.count == 1 && rejects[0].hasPrefix("long.csv,3,malformed_row,\"t1,xxx"))
+        #expect(rejects[0].count < 1100, "the raw row is cut at 1 KiB")
+    }
+
+    @Test func aMillionFieldsIsOneReject() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let row = "t1," + String(repeating: "a,", count: 1_000_000) + "\n"
+        FileManager.default.createFile(atPath: h.dir + "/wide.csv",
+                                       contents: Data(("team_id,email\n" + row + "t1,b@x.io\n").utf8))
+        let r = try h.report(["wide.csv"], ["--no-history"])
+        #expect(r.status == 0)
+        #expect(body(r.file("teams.csv")) == ["t1,1,0,0,1,0,0.00,0,1,0"])
+        #expect(body(r.file("rejects.csv")).first?.hasPrefix("wide.csv,2,malformed_row,") == true)
+    }
+
+    @Test func nulBytesAndInvalidUTF8Everywhere() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        var bytes = Array("team_id,audience_id,email\n".utf8)
+        bytes += Array("t\u{0}1,a1,a@x.io\n".utf8)                  // NUL in a team id: a team of its own
+        bytes += [0x74, 0xFF, 0x2C, 0x61, 0x2C, 0x62, 0x40, 0x78, 0x0A]   // invalid UTF-8 team id
+        bytes += Array("t1,a\u{0},c@x.io\n".utf8)                   // NUL in an audience id
+        bytes += [0x74, 0x31, 0x2C, 0xC3, 0x2C, 0x64, 0x40, 0x78, 0x0A]   // invalid UTF-8 audience id
+        bytes += Array("t1,a1,e\u{0}@x.io\n".utf8)                  // NUL in an address: a control character
+        bytes += [0x74, 0x31, 0x2C, 0x61, 0x31, 0x2C, 0x66, 0xFE, 0x40, 0x78, 0x0A]   // invalid UTF-8 address
+        bytes += Array("\u{0}\u{0}\u{0}\n".utf8)                    // NULs alone: one field, a malformed row
+        bytes += Array("t1,a1,ok@x.io\n".utf8)
+        FileManager.default.createFile(atPath: h.dir + "/nul.csv", contents: Data(bytes))
+        let r = try h.report(["nul.csv"], ["--no-history"])
+        #expect(r.status == 0)
+        // Byte order puts "t\0" before "t1". The invalid team id has no team, so t1 has 3 rejects.
+        #expect(body(r.file("teams.csv")) == ["t\u{0}1,1,1,1,1,0,0.00,0,0,0", "t1,5,2,2,2,0,0.00,0,0,3"])
+        let reasons = body(r.file("rejects.csv")).map { $0.split(separator: ",").prefix(3).joined(separator: ",") }
+        #expect(reasons == ["nul.csv,3,invalid_utf8", "nul.csv,5,invalid_utf8", "nul.csv,6,invalid_email",
+                            "nul.csv,7,invalid_utf8", "nul.csv,8,malformed_row"])
+    }
+}
