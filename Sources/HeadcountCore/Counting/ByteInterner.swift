@@ -94,6 +94,13 @@ public final class ByteInterner {
         return (ByteHash.readPadded(p, 0, n), 0)
     }
 
+    /// The hash `hash(of:)` gives the entry for (`owner`, `key`), computable without the table
+    /// (on another thread, before the key is interned).
+    @inline(__always)
+    public static func stableHash(_ key: UnsafeRawBufferPointer, owner: UInt32 = 0, seed: UInt64) -> UInt64 {
+        hash(key, seed: seed ^ UInt64(owner) &* ByteHash.q1)
+    }
+
     /// The index of (`owner`, `key`) if it was added.
     /// - Complexity: O(1) expected, one cache line for ids up to 16 bytes; no allocation.
     @inline(__always)

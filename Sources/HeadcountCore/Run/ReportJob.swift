@@ -39,8 +39,8 @@ public final class ReportJob {
     private var rowsDone = 0
 
     /// Tells the counter and the progress line how far the run is; every `progressInterval` rows.
-    private func noteProgress(_ input: OpenedInput) {
-        let done = contactBytesDone + input.bytesConsumed
+    private func noteProgress(_ input: OpenedInput, position: Int? = nil) {
+        let done = contactBytesDone + (position ?? input.bytesConsumed)
         if contactBytes > 0 && input.stats.role == .contacts {
             counter.noteProgress(Double(done) / Double(contactBytes))
         }
@@ -165,16 +165,6 @@ public final class ReportJob {
     // MARK: - Ids
 
     @inline(__always)
-    private func internTeam(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        if let i = teams.lookup(bytes) { return i }
-        guard Self.isValidUTF8(bytes) else { return nil }
-        let i = teams.intern(bytes)
-        teamContactRows.append(0)
-        teamRejectedRows.append(0)
-        return i
-    }
-
-    @inline(__always)
     private func internAudience(team: Int, _ bytes: UnsafeRawBufferPointer) -> UInt32? {
         if let i = audiences.lookup(bytes, owner: UInt32(team)) { return UInt32(i) }
         guard Self.isValidUTF8(bytes) else { return nil }
@@ -211,106 +201,75 @@ public final class ReportJob {
     // MARK: - Contacts
 
     private func readContacts(_ input: OpenedInput, rejects: RejectLog) throws {
-        let reader = input.reader
         let stats = input.stats
         let cols = input.columns
-        let width = cols.header.count
-        let emailCol = cols.index[.email]!
-        let teamCol = cols.index[.team]
-        let audienceCol = cols.index[.audience]
-        let unsubscribedCol = cols.index[.unsubscribed]
-        let contactCol = contactIndex == nil ? nil : cols.index[.contactID]
-        let createdCol = cols.index[.created]
-        let asOf = configuration.asOf
-        let fixedTeam: Int? = teamCol == nil
-            ? configuration.defaultTeam.utf8CString.withUnsafeBytes {
-                internTeam(UnsafeRawBufferPointer(rebasing: $0.dropLast()))
-            }
+        let defaultTeam = Array(configuration.defaultTeam.utf8)
+        let fixedTeam: Int? = cols.index[.team] == nil
+            ? defaultTeam.withUnsafeBytes { teams.lookup($0) ?? internNewTeam($0) }
             : nil
+        let columns = ContactScanner.Columns(
+            width: cols.header.count, email: cols.index[.email]!, team: cols.index[.team],
+            audience: cols.index[.audience], unsubscribed: cols.index[.unsubscribed],
+            contactID: contactIndex == nil ? nil : cols.index[.contactID], created: cols.index[.created],
+            asOf: configuration.asOf,
+            fixedTeamHash: defaultTeam.withUnsafeBytes { ByteInterner.stableHash($0, seed: Self.teamSeed) })
+        let scanner = ContactScanner(input: input, columns: columns)
+        defer { scanner.cancel() }
         let path = input.path
 
-        func reject(_ reason: RejectReason, team: Int?) throws {
-            if let team { teamRejectedRows[team] += 1 }
-            stats.rejected[reason, default: 0] += 1
-            try rejects.add(file: path, line: reader.line, reason: reason, raw: reader.rawRecord(), hasTeam: team != nil)
-        }
-
-        while true {
-            let outcome = try input.next()
-            if outcome == .end { break }
-            stats.rowsRead += 1
-            if stats.rowsRead & (Self.progressInterval - 1) == 0 { noteProgress(input) }
-            guard outcome == .record, reader.fieldCount == width else {
-                try reject(.malformedRow, team: nil)
-                continue
-            }
-            let team: Int
-            if let fixedTeam {
-                team = fixedTeam
-            } else if let t = internTeam(reader.field(teamCol!)) {
-                team = t
-            } else {
-                try reject(.invalidUTF8, team: nil)
-                continue
-            }
-            teamContactRows[team] += 1
-
-            if let asOf {
-                guard let created = InstantParser.parse(reader.field(createdCol!)) else {
-                    try reject(.invalidValue, team: team)
-                    continue
+        while let batch = try scanner.next() {
+            for i in 0..<batch.count {
+                let row = batch.rows[i]
+                stats.rowsRead += 1
+                var team = -1
+                if row.hasTeam {
+                    if let fixedTeam, row.teamLength == ScannedRow.fixedTeam {
+                        team = fixedTeam
+                    } else {
+                        let bytes = batch.bytes(row.teamOffset, row.teamLength)
+                        team = teams.lookup(bytes) ?? internNewTeam(bytes)
+                    }
+                    teamContactRows[team] += 1
                 }
-                if created > asOf {
+                switch row.outcome {
+                case .rejected:
+                    if team >= 0 { teamRejectedRows[team] += 1 }
+                    stats.rejected[row.reason, default: 0] += 1
+                    try rejects.add(file: path, line: row.line, reason: row.reason,
+                                    raw: batch.bytes(row.rawOffset, row.rawLength), hasTeam: team >= 0)
+                case .filtered:
                     stats.rowsFiltered += 1
-                    if let contactCol, let contactIndex {
-                        let id = reader.field(contactCol)
-                        if id.count > 0 {
-                            contactIndex.add(id: ContactIndex.key(of: id), contact: Key128(low: 0, high: 0),
-                                             team: UInt32(team), teamHash: teams.hash(of: team), filtered: true)
-                        }
+                    if let contactIndex, row.contact.low != 0 || row.contact.high != 0 {
+                        contactIndex.add(id: row.contact, contact: Key128(low: 0, high: 0), team: UInt32(team),
+                                         teamHash: teams.hash(of: team), filtered: true)
                     }
-                    continue
-                }
-            }
-
-            var flags = RecordFlags.subscribed
-            if let unsubscribedCol {
-                guard let unsubscribed = Self.parseBool(reader.field(unsubscribedCol)) else {
-                    try reject(.invalidValue, team: team)
-                    continue
-                }
-                if unsubscribed { flags = .unsubscribed }
-            }
-            var audience = noAudience
-            if let audienceCol {
-                let a = reader.field(audienceCol)
-                if a.count > 0 {
-                    guard let ai = internAudience(team: team, a) else {
-                        try reject(.invalidUTF8, team: team)
-                        continue
+                case .counted:
+                    var audience = noAudience
+                    if row.audienceLength != ScannedRow.none {
+                        let bytes = batch.bytes(row.audienceOffset, row.audienceLength)
+                        audience = UInt32(audiences.lookup(bytes, owner: UInt32(team))
+                                          ?? audiences.intern(bytes, owner: UInt32(team)))
                     }
-                    audience = ai
+                    counter.insert(row.key, team: UInt32(team), audience: audience, flags: RecordFlags(rawValue: row.flags))
+                    if let contactIndex, row.contact.low != 0 || row.contact.high != 0 {
+                        contactIndex.add(id: row.contact, contact: row.key, team: UInt32(team),
+                                         teamHash: teams.hash(of: team))
+                    }
+                    stats.rowsCounted += 1
                 }
             }
-            let key: Key128
-            switch normalizer.normalize(reader.field(emailCol)) {
-            case .invalid(let reason):
-                try reject(reason, team: team)
-                continue
-            case .valid(let email):
-                key = ByteHash.hash128(email, seed: teams.hash(of: team))
-            }
-            counter.insert(key, team: UInt32(team), audience: audience, flags: flags)
-            if let contactCol, let contactIndex {
-                let id = reader.field(contactCol)
-                if id.count > 0 {
-                    contactIndex.add(id: ContactIndex.key(of: id), contact: key, team: UInt32(team),
-                                     teamHash: teams.hash(of: team))
-                }
-            }
-            stats.rowsCounted += 1
+            noteProgress(input, position: batch.position)
+            scanner.recycle(batch)
         }
         input.finish()
+    }
+
+    /// Adds a team id the scanner already checked.
+    private func internNewTeam(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let i = teams.intern(bytes)
+        teamContactRows.append(0)
+        teamRejectedRows.append(0)
+        return i
     }
 
     // MARK: - Memberships

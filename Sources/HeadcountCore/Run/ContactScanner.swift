@@ -1,0 +1,256 @@
+import Foundation
+
+/// One contact row as the scanning thread left it for the counting thread.
+struct ScannedRow {
+    enum Outcome: UInt8 { case counted, filtered, rejected }
+
+    /// The contact's key: team + normalised email (counted rows).
+    var key: Key128
+    /// The contact id's key, or zero when there is none (or no join is needed).
+    var contact: Key128
+    var line: Int
+    var teamOffset: UInt32
+    /// `fixedTeam` when the file has no team column.
+    var teamLength: UInt32
+    var audienceOffset: UInt32
+    /// `none` when the row has no audience.
+    var audienceLength: UInt32
+    var rawOffset: UInt32
+    var rawLength: UInt32
+    var flags: UInt32
+    var outcome: Outcome
+    var reason: RejectReason
+    /// false for a row whose team could not be read (malformed, or an invalid team id).
+    var hasTeam: Bool
+
+    static let fixedTeam = UInt32.max
+    static let none = UInt32.max
+}
+
+/// A batch of scanned rows and the bytes they point into; reused.
+final class RowBatch {
+    static let capacity = 2048
+    let rows = UnsafeMutablePointer<ScannedRow>.allocate(capacity: RowBatch.capacity)
+    var count = 0
+    private(set) var arena = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
+    private var arenaCapacity = 1 << 16
+    var arenaUsed = 0
+    /// Stored bytes of the file consumed when the batch was closed.
+    var position = 0
+
+    deinit {
+        rows.deallocate()
+        arena.deallocate()
+    }
+
+    func reset() {
+        count = 0
+        arenaUsed = 0
+    }
+
+    /// Copies `bytes` into the arena; returns their offset.
+    @inline(__always)
+    func keep(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        if arenaUsed + bytes.count > arenaCapacity {
+            var bigger = arenaCapacity * 2
+            while arenaUsed + bytes.count > bigger { bigger *= 2 }
+            let next = UnsafeMutableRawPointer.allocate(byteCount: bigger, alignment: 16)
+            next.copyMemory(from: arena, byteCount: arenaUsed)
+            arena.deallocate()
+            arena = next
+            arenaCapacity = bigger
+        }
+        let offset = arenaUsed
+        if bytes.count > 0 { (arena + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+        arenaUsed += bytes.count
+        return UInt32(offset)
+    }
+
+    @inline(__always)
+    func bytes(_ offset: UInt32, _ length: UInt32) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: arena + Int(offset), count: Int(length))
+    }
+}
+
+/// Scans one contacts file on its own thread: CSV fields, validation, the `--as-of`
+/// filter, the email key and its 128-bit hash, a batch of rows at a time. The
+/// counting thread then only interns ids and counts, so the two halves of the
+/// per-row work run on two cores (and inflating on a third thread).
+///
+/// Everything here is a pure function of the row's bytes: the team's hash is
+/// computed from its bytes (`ByteInterner.stableHash`), not from the team table.
+final class ContactScanner {
+    struct Columns {
+        var width: Int
+        var email: Int
+        var team: Int?
+        var audience: Int?
+        var unsubscribed: Int?
+        var contactID: Int?
+        var created: Int?
+        var asOf: Int64?
+        var fixedTeamHash: UInt64
+    }
+
+    /// Batches in flight between the threads.
+    static let depth = 4
+
+    private let condition = NSCondition()
+    private var full: [RowBatch] = []
+    private var empty: [RowBatch] = (0..<ContactScanner.depth).map { _ in RowBatch() }
+    private var finished = false
+    private var failure: Error?
+    private var cancelled = false
+    private var done = false
+
+    init(input: OpenedInput, columns: Columns) {
+        let thread = Thread { [self] in self.scan(input, columns) }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    deinit { cancel() }
+
+    /// Stops the scanning thread and waits for it.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        while !done { condition.wait() }
+        condition.unlock()
+    }
+
+    /// The next full batch, or nil at the end; rethrows the scanning thread's error.
+    func next() throws -> RowBatch? {
+        condition.lock()
+        defer { condition.unlock() }
+        while full.isEmpty && !finished { condition.wait() }
+        if !full.isEmpty { return full.removeFirst() }
+        if let failure { throw failure }
+        return nil
+    }
+
+    /// Hands a consumed batch back for reuse.
+    func recycle(_ batch: RowBatch) {
+        condition.lock()
+        batch.reset()
+        empty.append(batch)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func scan(_ input: OpenedInput, _ c: Columns) {
+        let reader = input.reader
+        let normalizer = EmailNormalizer()
+        var batch: RowBatch?
+        func publish(_ b: RowBatch) {
+            b.position = input.bytesConsumed
+            condition.lock()
+            full.append(b)
+            condition.broadcast()
+            condition.unlock()
+        }
+        func takeEmpty() -> RowBatch? {
+            condition.lock()
+            defer { condition.unlock() }
+            while empty.isEmpty && !cancelled { condition.wait() }
+            return cancelled ? nil : empty.removeLast()
+        }
+        func end(_ error: Error?) {
+            if let b = batch, b.count > 0 { publish(b) }
+            condition.lock()
+            failure = error
+            finished = true
+            done = true
+            condition.broadcast()
+            condition.unlock()
+        }
+        do {
+            while true {
+                if batch == nil {
+                    guard let b = takeEmpty() else { return end(nil) }
+                    batch = b
+                }
+                let b = batch!
+                let outcome = try input.next()
+                if outcome == .end { return end(nil) }
+                var row = ScannedRow(key: Key128(low: 0, high: 0), contact: Key128(low: 0, high: 0), line: reader.line,
+                                     teamOffset: 0, teamLength: ScannedRow.fixedTeam, audienceOffset: 0,
+                                     audienceLength: ScannedRow.none, rawOffset: 0, rawLength: 0,
+                                     flags: RecordFlags.subscribed.rawValue, outcome: .counted, reason: .malformedRow,
+                                     hasTeam: true)
+                scanRow(outcome, reader, c, normalizer, b, &row)
+                if row.outcome == .rejected {
+                    let raw = reader.rawRecord()
+                    row.rawOffset = b.keep(raw)
+                    row.rawLength = UInt32(raw.count)
+                }
+                b.rows[b.count] = row
+                b.count += 1
+                if b.count == RowBatch.capacity {
+                    publish(b)
+                    batch = nil
+                }
+            }
+        } catch {
+            end(error)
+        }
+    }
+
+    @inline(__always)
+    private func scanRow(_ outcome: CSVReader.Outcome, _ reader: CSVReader, _ c: Columns, _ normalizer: EmailNormalizer,
+                         _ b: RowBatch, _ row: inout ScannedRow) {
+        func reject(_ reason: RejectReason) {
+            row.outcome = .rejected
+            row.reason = reason
+        }
+        guard outcome == .record, reader.fieldCount == c.width else {
+            row.hasTeam = false
+            return reject(.malformedRow)
+        }
+        var teamHash = c.fixedTeamHash
+        if let teamCol = c.team {
+            let t = reader.field(teamCol)
+            guard ReportJob.isValidUTF8(t) else {
+                row.hasTeam = false
+                return reject(.invalidUTF8)
+            }
+            row.teamOffset = b.keep(t)
+            row.teamLength = UInt32(t.count)
+            teamHash = ByteInterner.stableHash(t, seed: ReportJob.teamSeed)
+        }
+        if let asOf = c.asOf {
+            guard let created = InstantParser.parse(reader.field(c.created!)) else { return reject(.invalidValue) }
+            if created > asOf {
+                row.outcome = .filtered
+                if let col = c.contactID {
+                    let id = reader.field(col)
+                    if id.count > 0 { row.contact = ContactIndex.key(of: id) }
+                }
+                return
+            }
+        }
+        if let col = c.unsubscribed {
+            guard let unsubscribed = ReportJob.parseBool(reader.field(col)) else { return reject(.invalidValue) }
+            if unsubscribed { row.flags = RecordFlags.unsubscribed.rawValue }
+        }
+        if let col = c.audience {
+            let a = reader.field(col)
+            if a.count > 0 {
+                guard ReportJob.isValidUTF8(a) else { return reject(.invalidUTF8) }
+                row.audienceOffset = b.keep(a)
+                row.audienceLength = UInt32(a.count)
+            }
+        }
+        switch normalizer.normalize(reader.field(c.email)) {
+        case .invalid(let reason):
+            return reject(reason)
+        case .valid(let email):
+            row.key = ByteHash.hash128(email, seed: teamHash)
+        }
+        if let col = c.contactID {
+            let id = reader.field(col)
+            if id.count > 0 { row.contact = ContactIndex.key(of: id) }
+        }
+    }
+}
