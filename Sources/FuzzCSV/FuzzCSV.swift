@@ -80,15 +80,7 @@ public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePo
 struct Replay {
     static func main() throws {
         for path in CommandLine.arguments.dropFirst() {
-            let file = try InputFile(path: path)
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = try buffer.withUnsafeMutableBytes { try file.read(into: $0) }
-                if n == 0 { break }
-                bytes += buffer[0..<n]
-            }
-            bytes.append(0)
+            let bytes = try InputFile.contents(of: path) + [0]
             _ = bytes.withUnsafeBufferPointer { fuzzCSV($0.baseAddress!, $0.count - 1) }
         }
     }

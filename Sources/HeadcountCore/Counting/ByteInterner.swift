@@ -30,8 +30,7 @@ public final class ByteInterner {
     private var hashes: [UInt64] = []
     private var owners: [UInt32] = []
     private var offsets: [Int] = [0]
-    private var arena: UnsafeMutableRawPointer
-    private var arenaCapacity: Int
+    private var arena = ByteArena()
     private let seed: UInt64
 
     /// Initial slots; the table doubles when half full.
@@ -43,8 +42,6 @@ public final class ByteInterner {
         slots = .allocate(capacity: Self.initialSlots)
         slots.initialize(repeating: Self.emptySlot, count: Self.initialSlots)
         mask = Self.initialSlots - 1
-        arenaCapacity = 1 << 16
-        arena = .allocate(byteCount: arenaCapacity, alignment: 16)
     }
 
     deinit {
@@ -65,7 +62,7 @@ public final class ByteInterner {
     /// The bytes of entry `index`.
     public func bytes(of index: Int) -> [UInt8] {
         let start = offsets[index]
-        return Array(UnsafeRawBufferPointer(start: arena + start, count: offsets[index + 1] - start))
+        return Array(UnsafeRawBufferPointer(start: arena.base + start, count: offsets[index + 1] - start))
     }
 
     /// A cheap seeded 64-bit hash of a short id (ids are a few to a few dozen bytes).
@@ -117,17 +114,7 @@ public final class ByteInterner {
         let index = hashes.count
         hashes.append(h)
         owners.append(owner)
-        let start = offsets[index]
-        if start + key.count > arenaCapacity {
-            var bigger = arenaCapacity * 2
-            while start + key.count > bigger { bigger *= 2 }
-            let next = UnsafeMutableRawPointer.allocate(byteCount: bigger, alignment: 16)
-            next.copyMemory(from: arena, byteCount: start)
-            arena.deallocate()
-            arena = next
-            arenaCapacity = bigger
-        }
-        if key.count > 0 { (arena + start).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        let start = arena.append(key)
         offsets.append(start + key.count)
         let head = Self.head(key)
         slots[found.slot] = Slot(head0: head.0, head1: head.1, tagIndex: (h & 0xFFFF_FFFF_0000_0000) | UInt64(index + 1),
@@ -149,7 +136,7 @@ public final class ByteInterner {
             if ti & 0xFFFF_FFFF_0000_0000 == tag && s.pointee.owner == owner && Int(s.pointee.length) == n
                 && s.pointee.head0 == head.0 && s.pointee.head1 == head.1 {
                 let index = Int(truncatingIfNeeded: ti & 0xFFFF_FFFF) - 1
-                if n <= 16 || memcmp(arena + offsets[index] + 16, key.baseAddress! + 16, n - 16) == 0 {
+                if n <= 16 || memcmp(arena.base + offsets[index] + 16, key.baseAddress! + 16, n - 16) == 0 {
                     return (index, i)
                 }
             }

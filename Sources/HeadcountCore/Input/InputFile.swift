@@ -82,6 +82,18 @@ public final class InputFile: StoredBytes {
         if ownsDescriptor && fd >= 0 { close(fd) }
     }
 
+    /// The whole stored contents of `path` (small files: fixtures, fuzz inputs).
+    public static func contents(of path: String) throws -> [UInt8] {
+        let file = try InputFile(path: path)
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try file.read(into: $0) }
+            if n == 0 { return bytes }
+            bytes += buffer[0..<n]
+        }
+    }
+
     /// Reads up to `buffer.count` bytes; returns 0 at the end of the file.
     /// - Throws: `.environment` on a read error (the file vanished, an I/O error).
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

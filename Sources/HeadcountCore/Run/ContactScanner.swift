@@ -32,9 +32,7 @@ final class RowBatch {
     static let capacity = 2048
     let rows = UnsafeMutablePointer<ScannedRow>.allocate(capacity: RowBatch.capacity)
     var count = 0
-    private(set) var arena = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
-    private var arenaCapacity = 1 << 16
-    var arenaUsed = 0
+    private var arena = ByteArena()
     /// Stored bytes of the file consumed when the batch was closed.
     var position = 0
 
@@ -45,30 +43,16 @@ final class RowBatch {
 
     func reset() {
         count = 0
-        arenaUsed = 0
+        arena.removeAll()
     }
 
     /// Copies `bytes` into the arena; returns their offset.
     @inline(__always)
-    func keep(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        if arenaUsed + bytes.count > arenaCapacity {
-            var bigger = arenaCapacity * 2
-            while arenaUsed + bytes.count > bigger { bigger *= 2 }
-            let next = UnsafeMutableRawPointer.allocate(byteCount: bigger, alignment: 16)
-            next.copyMemory(from: arena, byteCount: arenaUsed)
-            arena.deallocate()
-            arena = next
-            arenaCapacity = bigger
-        }
-        let offset = arenaUsed
-        if bytes.count > 0 { (arena + offset).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-        arenaUsed += bytes.count
-        return UInt32(offset)
-    }
+    func keep(_ bytes: UnsafeRawBufferPointer) -> UInt32 { UInt32(arena.append(bytes)) }
 
     @inline(__always)
     func bytes(_ offset: UInt32, _ length: UInt32) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: arena + Int(offset), count: Int(length))
+        UnsafeRawBufferPointer(start: arena.base + Int(offset), count: Int(length))
     }
 }
 
