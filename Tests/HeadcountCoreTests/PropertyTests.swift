@@ -82,6 +82,7 @@ import Testing
         config.historyPath = nil
         config.outputDirectory = dir.path + "/out"
         config.formats = [.csv]
+        config.readChunkSize = [1, 7, 64, 1000, 4096, 1 << 20][rng.below(6)]
         let outcome = try ReportJob(configuration: config).run()
         #expect(outcome.data.rowsRejected == 0, "seed \(seed)")
 

@@ -51,6 +51,9 @@ public struct ReportConfiguration: Sendable {
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Rows longer than this are rejected as malformed.
     public var maxRecordBytes = CSVReader.defaultMaxRecordBytes
+    /// Bytes per decompressed chunk and per CSV refill; tests make it tiny to put
+    /// chunk boundaries everywhere.
+    public var readChunkSize = PrefetchingReader.defaultChunkSize
     /// `--quotas FILE` and `--tiers FILE`.
     public var quotasPath: String?
     public var tiersPath: String?

@@ -453,9 +453,10 @@ final class OpenedInput {
         file = try InputFile(path: path)
         stream = try ByteStream(file: file)
         let file = self.file
-        let prefetch = PrefetchingReader(stream, position: { file.bytesRead })
+        let prefetch = PrefetchingReader(stream, chunkSize: config.readChunkSize, position: { file.bytesRead })
         self.prefetch = prefetch
-        let reader = CSVReader(source: prefetch, delimiter: config.delimiter, maxRecordBytes: config.maxRecordBytes)
+        let reader = CSVReader(source: prefetch, delimiter: config.delimiter, maxRecordBytes: config.maxRecordBytes,
+                               refillSize: config.readChunkSize)
         self.reader = reader
         stats.format = stream.format
         guard let header = try Self.located(path, { try reader.readHeader() }) else {
