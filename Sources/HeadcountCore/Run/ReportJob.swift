@@ -43,6 +43,7 @@ public final class ReportJob {
         let done = contactBytesDone + (position ?? input.bytesConsumed)
         if contactBytes > 0 && input.stats.role == .contacts {
             counter.noteProgress(Double(done) / Double(contactBytes))
+            contactIndex?.noteProgress(Double(done) / Double(contactBytes))
         }
         configuration.progress?(ProgressSnapshot(bytesRead: done, totalBytes: allBytes, rows: rowsDone + input.stats.rowsRead))
     }
@@ -102,7 +103,8 @@ public final class ReportJob {
             }
         }
         if !memberships.isEmpty {
-            contactIndex = ContactIndex()
+            let teams = self.teams
+            contactIndex = ContactIndex(teamHash: { teams.hash(of: Int($0)) })
             for input in contacts where input.columns.index[.contactID] == nil {
                 throw missingColumn(.contactID, in: input, why: " (needed to join --memberships)")
             }
@@ -241,7 +243,7 @@ public final class ReportJob {
                     stats.rowsFiltered += 1
                     if let contactIndex, row.contact.low != 0 || row.contact.high != 0 {
                         contactIndex.add(id: row.contact, contact: Key128(low: 0, high: 0), team: UInt32(team),
-                                         teamHash: teams.hash(of: team), filtered: true)
+                                         filtered: true)
                     }
                 case .counted:
                     var audience = noAudience
@@ -252,8 +254,7 @@ public final class ReportJob {
                     }
                     counter.insert(row.key, team: UInt32(team), audience: audience, flags: RecordFlags(rawValue: row.flags))
                     if let contactIndex, row.contact.low != 0 || row.contact.high != 0 {
-                        contactIndex.add(id: row.contact, contact: row.key, team: UInt32(team),
-                                         teamHash: teams.hash(of: team))
+                        contactIndex.add(id: row.contact, contact: row.key, team: UInt32(team))
                     }
                     stats.rowsCounted += 1
                 }
