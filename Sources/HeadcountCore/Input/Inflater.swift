@@ -79,6 +79,8 @@ public final class ISALInflater: Inflater {
     public let name = "isa-l"
     private let state: UnsafeMutableRawPointer
     public private(set) var memberCRC: UInt32 = 0
+    /// Bytes of the current member's header consumed so far, up to its FLG byte (offset 3).
+    private var headerBytes = 0
 
     /// Whether ISA-L was found when Headcount was built and loads now.
     public static var isAvailable: Bool { headcount_isal_available() != 0 }
@@ -91,11 +93,19 @@ public final class ISALInflater: Inflater {
 
     deinit { headcount_isal_free(state) }
 
-    public func reset() { headcount_isal_reset(state) }
+    public func reset() {
+        headcount_isal_reset(state)
+        headerBytes = 0
+    }
 
     public func inflate(input: UnsafeRawBufferPointer, output: UnsafeMutableRawBufferPointer) throws
         -> (consumed: Int, produced: Int, memberEnded: Bool)
     {
+        // RFC 1952: a header with a reserved FLG bit set must be refused. zlib does; ISA-L
+        // does not, so check here (found by the differential fuzzer).
+        if headerBytes <= 3 && 3 - headerBytes < input.count && input[3 - headerBytes] & 0xE0 != 0 {
+            throw InflateFailure(reason: "corrupt gzip data (unknown header flags set)", consumed: 4 - headerBytes)
+        }
         var consumed: UInt32 = 0, produced: UInt32 = 0, crc: UInt32 = 0
         var finished: Int32 = 0
         let rc = headcount_isal_step(state, input.baseAddress?.assumingMemoryBound(to: UInt8.self),
@@ -112,6 +122,7 @@ public final class ISALInflater: Inflater {
             throw InflateFailure(reason: reason, consumed: Int(consumed))
         }
         if finished != 0 { memberCRC = crc }
+        headerBytes += Int(consumed)
         return (Int(consumed), Int(produced), finished != 0)
     }
 }
