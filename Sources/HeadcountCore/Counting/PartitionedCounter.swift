@@ -189,8 +189,9 @@ public final class PartitionedCounter: ContactCounter {
         self.temporaryDirectory = temporaryDirectory
         // Staging takes at most an eighth of the budget.
         let perPartition = memoryLimit / 8 / Self.partitionCount / MemoryLayout<Slot>.stride
-        stagingRecords = min(Self.maxStagingRecords, max(16, perPartition))
-        partitions = (0..<Self.partitionCount).map { _ in Partition(staging: min(Self.maxStagingRecords, max(16, perPartition))) }
+        let staging = min(Self.maxStagingRecords, max(16, perPartition))
+        stagingRecords = staging
+        partitions = (0..<Self.partitionCount).map { _ in Partition(staging: staging) }
         tableBytes = partitions.reduce(0) { $0 + $1.table.bytes }
     }
 

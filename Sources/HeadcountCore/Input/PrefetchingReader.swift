@@ -17,9 +17,6 @@ public final class PrefetchingReader: ChunkSource {
     public static let defaultChunkSize = 1 << 20
     /// Chunks in flight between the two threads.
     public static let defaultDepth = 4
-    /// A chunk is handed over early (after a short read) only once it holds this much, or at once
-    /// from a pipe that has paused: see `produce`.
-    static let minimumHandOff = 1
 
     private final class Chunk {
         let memory: UnsafeMutableRawBufferPointer
@@ -91,7 +88,7 @@ public final class PrefetchingReader: ChunkSource {
                     let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: chunk.memory[filled...]))
                     if n == 0 { atEnd = true; break }
                     filled += n
-                    if n < want && filled >= Self.minimumHandOff { break }
+                    if n < want { break }
                 }
             } catch {
                 caught = error

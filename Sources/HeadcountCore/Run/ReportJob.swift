@@ -29,7 +29,6 @@ public final class ReportJob {
     private var teamContactRows: [Int] = []
     private var teamRejectedRows: [Int] = []
     private let counter: ContactCounter
-    private let normalizer = EmailNormalizer()
     private var contactIndex: ContactIndex?
     private var billing = BillingReport(quotas: nil, tiers: nil)
     /// Stored bytes of all contact files (0 when unknown: a pipe), and of those already read.
