@@ -74,7 +74,13 @@ final class ContactScanner {
         var created: Int?
         var asOf: Int64?
         var fixedTeamHash: UInt64
+        /// A memberships file: rows are (contact id, audience[, team]); the join happens on
+        /// the counting thread, so every row keeps its raw text for a possible reject.
+        var memberships = false
     }
+
+    /// In a membership row's `flags`: the audience id is not valid UTF-8.
+    static let invalidAudience: UInt32 = 1
 
     /// Batches in flight between the threads.
     static let depth = 4
@@ -163,8 +169,12 @@ final class ContactScanner {
                                      audienceLength: ScannedRow.none, rawOffset: 0, rawLength: 0,
                                      flags: RecordFlags.subscribed.rawValue, outcome: .counted, reason: .malformedRow,
                                      hasTeam: true)
-                scanRow(outcome, reader, c, normalizer, b, &row)
-                if row.outcome == .rejected {
+                if c.memberships {
+                    scanMembership(outcome, reader, c, b, &row)
+                } else {
+                    scanRow(outcome, reader, c, normalizer, b, &row)
+                }
+                if row.outcome == .rejected || c.memberships {
                     let raw = reader.rawRecord()
                     row.rawOffset = b.keep(raw)
                     row.rawLength = UInt32(raw.count)
@@ -179,6 +189,29 @@ final class ContactScanner {
         } catch {
             end(error)
         }
+    }
+
+    /// A membership row: the contact id's key, the team and audience bytes; the counting
+    /// thread joins it to the contacts and decides.
+    @inline(__always)
+    private func scanMembership(_ outcome: CSVReader.Outcome, _ reader: CSVReader, _ c: Columns, _ b: RowBatch,
+                                _ row: inout ScannedRow) {
+        guard outcome == .record, reader.fieldCount == c.width else {
+            row.outcome = .rejected
+            row.reason = .malformedRow
+            return
+        }
+        row.flags = 0
+        row.contact = ContactIndex.key(of: reader.field(c.contactID!))
+        if let teamCol = c.team {
+            let t = reader.field(teamCol)
+            row.teamOffset = b.keep(t)
+            row.teamLength = UInt32(t.count)
+        }
+        let a = reader.field(c.audience!)
+        if !ReportJob.isValidUTF8(a) { row.flags = Self.invalidAudience }
+        row.audienceOffset = b.keep(a)
+        row.audienceLength = UInt32(a.count)
     }
 
     @inline(__always)

@@ -37,7 +37,7 @@ public final class ReportJob {
     private var allBytes = 0
     private var rowsDone = 0
 
-    /// Tells the counter and the progress line how far the run is; every `progressInterval` rows.
+    /// Tells the counter, the contact index and the progress line how far the run is; once a batch.
     private func noteProgress(_ input: OpenedInput, position: Int? = nil) {
         let done = contactBytesDone + (position ?? input.bytesConsumed)
         if contactBytes > 0 && input.stats.role == .contacts {
@@ -46,8 +46,6 @@ public final class ReportJob {
         }
         configuration.progress?(ProgressSnapshot(bytesRead: done, totalBytes: allBytes, rows: rowsDone + input.stats.rowsRead))
     }
-    /// Rows between progress notes to the counter.
-    static let progressInterval = 1 << 16
 
     public init(configuration: ReportConfiguration, counter: ContactCounter? = nil) {
         self.configuration = configuration
@@ -166,13 +164,6 @@ public final class ReportJob {
     // MARK: - Ids
 
     @inline(__always)
-    private func internAudience(team: Int, _ bytes: UnsafeRawBufferPointer) -> UInt32? {
-        if let i = audiences.lookup(bytes, owner: UInt32(team)) { return UInt32(i) }
-        guard Self.isValidUTF8(bytes) else { return nil }
-        return UInt32(audiences.intern(bytes, owner: UInt32(team)))
-    }
-
-    @inline(__always)
     static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
         for b in bytes where b >= 0x80 {
             return String(validating: bytes, as: UTF8.self) != nil
@@ -275,55 +266,53 @@ public final class ReportJob {
     // MARK: - Memberships
 
     private func readMemberships(_ input: OpenedInput, rejects: RejectLog) throws {
-        let reader = input.reader
         let stats = input.stats
         let cols = input.columns
-        let width = cols.header.count
-        let contactCol = cols.index[.contactID]!
-        let audienceCol = cols.index[.audience]!
-        let teamCol = cols.index[.team]
         let index = contactIndex!
+        let columns = ContactScanner.Columns(
+            width: cols.header.count, email: 0, team: cols.index[.team], audience: cols.index[.audience],
+            unsubscribed: nil, contactID: cols.index[.contactID], created: nil, asOf: nil, fixedTeamHash: 0,
+            memberships: true)
+        let scanner = ContactScanner(input: input, columns: columns)
+        defer { scanner.cancel() }
         let path = input.path
 
-        func reject(_ reason: RejectReason) throws {
-            stats.rejected[reason, default: 0] += 1
-            try rejects.add(file: path, line: reader.line, reason: reason, raw: reader.rawRecord(), hasTeam: true)
-        }
-
-        while true {
-            let outcome = try input.next()
-            if outcome == .end { break }
-            stats.rowsRead += 1
-            if stats.rowsRead & (Self.progressInterval - 1) == 0 { noteProgress(input) }
-            guard outcome == .record, reader.fieldCount == width else {
-                try reject(.malformedRow)
-                continue
-            }
-            guard let contact = index.lookup(ContactIndex.key(of: reader.field(contactCol))) else {
-                try reject(.unknownContact)
-                continue
-            }
-            if let teamCol {
-                guard teams.lookup(reader.field(teamCol)) == Int(contact.team) else {
-                    try reject(.unknownContact)
-                    continue
+        while let batch = try scanner.next() {
+            for i in 0..<batch.count {
+                let row = batch.rows[i]
+                stats.rowsRead += 1
+                let reason: RejectReason?
+                if row.outcome == .rejected {
+                    reason = row.reason
+                } else if let contact = index.lookup(row.contact),
+                          row.teamLength == ScannedRow.fixedTeam
+                            || teams.lookup(batch.bytes(row.teamOffset, row.teamLength)) == Int(contact.team) {
+                    if contact.filtered {
+                        stats.rowsFiltered += 1
+                        reason = nil
+                    } else if row.audienceLength == 0 {
+                        reason = .invalidValue
+                    } else if row.flags == ContactScanner.invalidAudience {
+                        reason = .invalidUTF8
+                    } else {
+                        let bytes = batch.bytes(row.audienceOffset, row.audienceLength)
+                        let audience = audiences.lookup(bytes, owner: contact.team)
+                            ?? audiences.intern(bytes, owner: contact.team)
+                        counter.insert(contact.contact, team: contact.team, audience: UInt32(audience), flags: [])
+                        stats.rowsCounted += 1
+                        reason = nil
+                    }
+                } else {
+                    reason = .unknownContact
+                }
+                if let reason {
+                    stats.rejected[reason, default: 0] += 1
+                    try rejects.add(file: path, line: row.line, reason: reason,
+                                    raw: batch.bytes(row.rawOffset, row.rawLength), hasTeam: true)
                 }
             }
-            if contact.filtered {
-                stats.rowsFiltered += 1
-                continue
-            }
-            let a = reader.field(audienceCol)
-            guard a.count > 0 else {
-                try reject(.invalidValue)
-                continue
-            }
-            guard let audience = internAudience(team: Int(contact.team), a) else {
-                try reject(.invalidUTF8)
-                continue
-            }
-            counter.insert(contact.contact, team: contact.team, audience: audience, flags: [])
-            stats.rowsCounted += 1
+            noteProgress(input, position: batch.position)
+            scanner.recycle(batch)
         }
         input.finish()
     }
