@@ -20,8 +20,11 @@ func inflateAll(_ data: [UInt8], _ inflater: @autoclosure () -> Inflater, chunk:
     }
 }
 
-/// The gzip reader on arbitrary bytes, and zlib against ISA-L: both must accept and
-/// reject the same inputs and produce the same bytes.
+/// The gzip reader on arbitrary bytes, and zlib against ISA-L: ISA-L must accept
+/// everything zlib accepts, with the same bytes, and reject what zlib rejects
+/// except corrupt deflate data whose CRC-32 and length still check out (ISA-L
+/// does not verify that Huffman code sets are complete; found by this target,
+/// see Fuzz/README.md).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzGzip(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -34,7 +37,10 @@ public func fuzzGzip(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         switch (z, i) {
         case (.success(let a), .success(let b)): precondition(a == b, "zlib and ISA-L disagree on the bytes")
         case (.failure, .failure): break
-        default: preconditionFailure("zlib and ISA-L disagree: \(z) vs \(i)")
+        case (.success, .failure): preconditionFailure("ISA-L refused what zlib accepts: \(i)")
+        case (.failure(let e), .success):
+            precondition(e.message.contains("invalid") && e.message.contains("set"),
+                         "ISA-L accepted what zlib refuses for another reason: \(e)")
         }
     }
     return 0
