@@ -69,6 +69,22 @@ import Testing
                 "the earlier run is intact")
     }
 
+    @Test func aFailedRunOnAnOpenPipeEndsAtOnce() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        // --strict fails on the first reject; the pipe stays open, and the run must not wait for it.
+        let (p, stdin, stderr) = try h.spawn(["report", "--contacts", "-", "--strict", "--out", "out", "--no-history"])
+        var rows = "team_id,email\n"
+        for i in 0..<5000 { rows += "t1,\(i % 100 == 0 ? "bad" : "a\(i)@x.io")\n" }
+        stdin.fileHandleForWriting.write(Data(rows.utf8))
+        #expect(h.waitFor({ !p.isRunning }, seconds: 20), "the run ended without its input ending")
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 1)
+        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(message.contains("more than 0 rows rejected"))
+        try? stdin.fileHandleForWriting.close()
+    }
+
     @Test func aHundredMegabyteLineIsOneRejectNotACrash() throws {
         let h = Headcount(); defer { h.cleanup() }
         let path = h.dir + "/long.csv"

@@ -33,7 +33,6 @@ public final class PrefetchingReader: ChunkSource {
     private var finished = false
     private var failure: Error?
     private var cancelled = false
-    private var producerDone = false
     private var current: Chunk?
     private var currentOffset = 0
     private let position: () -> Int
@@ -55,12 +54,12 @@ public final class PrefetchingReader: ChunkSource {
         cancel()
     }
 
-    /// Stops the producer and waits for it; safe to call more than once.
+    /// Tells the producer to stop; safe to call more than once. Does not wait: a producer
+    /// blocked reading a pipe stops when its read returns (it keeps this object alive until then).
     public func cancel() {
         condition.lock()
         cancelled = true
         condition.broadcast()
-        while !producerDone { condition.wait() }
         condition.unlock()
     }
 
@@ -69,8 +68,6 @@ public final class PrefetchingReader: ChunkSource {
             condition.lock()
             while empty.isEmpty && !cancelled { condition.wait() }
             if cancelled {
-                producerDone = true
-                condition.broadcast()
                 condition.unlock()
                 return
             }
@@ -103,7 +100,6 @@ public final class PrefetchingReader: ChunkSource {
             }
             if atEnd || failure != nil {
                 finished = true
-                producerDone = true
             }
             condition.broadcast()
             let stop = finished

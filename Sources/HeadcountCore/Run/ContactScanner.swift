@@ -91,7 +91,6 @@ final class ContactScanner {
     private var finished = false
     private var failure: Error?
     private var cancelled = false
-    private var done = false
 
     init(input: OpenedInput, columns: Columns) {
         let thread = Thread { [self] in self.scan(input, columns) }
@@ -101,12 +100,12 @@ final class ContactScanner {
 
     deinit { cancel() }
 
-    /// Stops the scanning thread and waits for it.
+    /// Tells the scanning thread to stop after its current batch. Does not wait: on a pipe
+    /// that never ends, waiting would hang a run that has already failed.
     func cancel() {
         condition.lock()
         cancelled = true
         condition.broadcast()
-        while !done { condition.wait() }
         condition.unlock()
     }
 
@@ -151,7 +150,6 @@ final class ContactScanner {
             condition.lock()
             failure = error
             finished = true
-            done = true
             condition.broadcast()
             condition.unlock()
         }

@@ -433,6 +433,8 @@ final class OpenedInput {
     let prefetch: PrefetchingReader
     let columns: ColumnMap
 
+    deinit { prefetch.cancel() }
+
     /// Stored bytes of this file consumed so far, as seen from the reading thread.
     var bytesConsumed: Int { prefetch.deliveredPosition }
     var path: String { file.path }
