@@ -276,10 +276,13 @@ public final class PartitionedCounter: ContactCounter {
                 let index = partitions.firstIndex { $0 === p }!
                 let path = (dir as NSString).appendingPathComponent(String(format: "partition-%03d.bin", index))
                 TemporaryFiles.register(path)
-                p.spill = try FileSink(path: path, reportedAs: path)
+                // Unbuffered: the staging buffer is the write buffer (256 partitions × a
+                // buffer each would sit outside the memory limit).
+                p.spill = try FileSink(path: path, reportedAs: path, buffered: false)
                 p.spillPath = path
             }
-            try p.spill!.write(UnsafeRawBufferPointer(start: p.staged, count: p.stagedCount * MemoryLayout<Slot>.stride))
+            try p.spill!.writeUnbuffered(UnsafeRawBufferPointer(start: p.staged,
+                                                                 count: p.stagedCount * MemoryLayout<Slot>.stride))
             p.spilledRecords += p.stagedCount
         } catch {
             failure = error

@@ -118,14 +118,14 @@ public final class FileSink {
     private let reportedAs: String
     static let flushSize = 1 << 16
 
-    init(path: String, reportedAs: String) throws {
+    init(path: String, reportedAs: String, buffered: Bool = true) throws {
         self.path = path
         self.reportedAs = reportedAs
         fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 {
             throw HeadcountError(.environment, "cannot write: \(String(cString: strerror(errno)))", file: reportedAs)
         }
-        buffer.reserveCapacity(Self.flushSize * 2)
+        if buffered { buffer.reserveCapacity(Self.flushSize * 2) }
     }
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
@@ -138,6 +138,22 @@ public final class FileSink {
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         buffer.append(contentsOf: bytes)
         if buffer.count >= Self.flushSize { try flush() }
+    }
+
+    /// Writes `bytes` straight to the file, without copying them into the buffer (large
+    /// blocks the caller already holds, such as spilled records).
+    public func writeUnbuffered(_ bytes: UnsafeRawBufferPointer) throws {
+        try flush()
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw HeadcountError(.environment, "write failed: \(String(cString: strerror(errno)))",
+                                     file: reportedAs)
+            }
+            offset += n
+        }
     }
 
     public func flush() throws {
