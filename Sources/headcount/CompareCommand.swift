@@ -27,8 +27,8 @@ extension Headcount {
                                                     directory: output.out)
             let t = result.comparison.totals
             FileHandleOutput.standardOutput("""
-                before        \(result.comparison.before.id)  legacy \(Summary.grouped(t.beforeLegacy))  global \(Summary.grouped(t.beforeGlobal))
-                after         \(result.comparison.after.id)  legacy \(Summary.grouped(t.afterLegacy))  global \(Summary.grouped(t.afterGlobal))
+                before        \(result.comparison.before.id)  legacy \(NumberFormat.grouped(t.beforeLegacy))  global \(NumberFormat.grouped(t.beforeGlobal))
+                after         \(result.comparison.after.id)  legacy \(NumberFormat.grouped(t.afterLegacy))  global \(NumberFormat.grouped(t.afterGlobal))
                 teams         \(t.teamsBefore) → \(t.teamsAfter) (\(t.added) added, \(t.removed) removed)
                 reports       \(result.directory)/
                 """)

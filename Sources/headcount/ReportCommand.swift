@@ -178,19 +178,18 @@ enum Summary {
     static func text(_ outcome: ReportOutcome) -> String {
         let d = outcome.data
         let t = d.totals
-        let saving = d.teams.reduce(0) { $0 + $1.duplicateRecords }
+        let saving = d.savedRecords
         let rows: [(String, String)] = [
-            ("teams", grouped(d.teams.count)),
-            ("contact rows", grouped(t.contactRows)),
-            ("legacy contacts", grouped(t.legacyContacts)),
-            ("global contacts", grouped(t.globalContacts)),
-            ("saving", "\(grouped(saving)) (\(Decimal2.percent(saving, of: t.legacyContacts))%)"),
-            ("rejected rows", grouped(d.rowsRejected)),
+            ("teams", NumberFormat.grouped(d.teams.count)),
+            ("contact rows", NumberFormat.grouped(t.contactRows)),
+            ("legacy contacts", NumberFormat.grouped(t.legacyContacts)),
+            ("global contacts", NumberFormat.grouped(t.globalContacts)),
+            ("saving", "\(NumberFormat.grouped(saving)) (\(Decimal2.percent(saving, of: t.legacyContacts))%)"),
+            ("rejected rows", NumberFormat.grouped(d.rowsRejected)),
             ("reports", outcome.outputDirectory + "/"),
         ]
         return rows.map { Terminal.dim($0.0.padding(toLength: 17, withPad: " ", startingAt: 0)) + Terminal.bold($0.1) }
             .joined(separator: "\n")
     }
 
-    static func grouped(_ n: Int) -> String { NumberFormat.grouped(n) }
 }

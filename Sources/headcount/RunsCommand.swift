@@ -38,8 +38,8 @@ extension Headcount {
             var rows = [["ID", "LABEL", "STARTED", "STATUS", "INPUTS", "TEAMS", "LEGACY", "GLOBAL"]]
             for r in runs {
                 rows.append([r.id, r.label ?? "", r.startedAt, r.displayStatus, r.inputs.joined(separator: " "),
-                             r.teams.map(Summary.grouped) ?? "", r.legacyContacts.map(Summary.grouped) ?? "",
-                             r.globalContacts.map(Summary.grouped) ?? ""])
+                             r.teams.map(NumberFormat.grouped) ?? "", r.legacyContacts.map(NumberFormat.grouped) ?? "",
+                             r.globalContacts.map(NumberFormat.grouped) ?? ""])
             }
             FileHandleOutput.standardOutput(Table.render(rows, rightAligned: [5, 6, 7]))
         }

@@ -83,3 +83,11 @@ import Testing
         #expect(html.contains("-29 (-29.00%)"), "global after against legacy before")
     }
 }
+
+@Suite struct JSONWriterTests {
+    @Test func prettyAndCompactRenderTheSameValue() {
+        let v = JSON.object([("a", .int(1)), ("b", .array([.string("x  y"), .null, .number("2.50")])), ("c", .object([]))])
+        #expect(v.compact() == "{\"a\":1,\"b\":[\"x  y\",null,2.50],\"c\":{}}")
+        #expect(v.rendered() == "{\n  \"a\": 1,\n  \"b\": [\n    \"x  y\",\n    null,\n    2.50\n  ],\n  \"c\": {}\n}\n")
+    }
+}

@@ -199,10 +199,8 @@ public final class PartitionedCounter: ContactCounter {
 
     /// Distinct contacts held in memory (after applying what is staged; spilled records not included).
     public var count: Int {
-        partitions.reduce(0) { total, p in
-            if !isSpilling { apply(p) }
-            return total + p.table.count
-        }
+        if !isSpilling { for p in partitions { apply(p) } }
+        return partitions.reduce(0) { $0 + $1.table.count }
     }
 
     public func noteProgress(_ fraction: Double) { progress = fraction }

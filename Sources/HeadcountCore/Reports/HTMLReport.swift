@@ -28,7 +28,7 @@ public enum HTMLReport {
     /// The HTML report of a run.
     public static func render(_ data: ReportData) -> String {
         let totals = data.totals
-        let saving = data.teams.reduce(0) { $0 + $1.duplicateRecords }
+        let saving = data.savedRecords
         let byLegacy = data.teams.sorted { larger($0.legacyContacts, $1.legacyContacts, $0.teamID, $1.teamID) }
         let top = Array(byLegacy.prefix(topTeams))
         let chart = SVGChart.groupedBars(

@@ -37,7 +37,20 @@ public indirect enum JSON: Sendable {
         return out
     }
 
-    private func write(to out: inout String, indent: Int) {
+    /// On one line, without spaces between tokens (for the history's columns).
+    public func compact() -> String {
+        var out = ""
+        write(to: &out, indent: nil)
+        return out
+    }
+
+    /// Writes the value; `indent` nil means compact.
+    private func write(to out: inout String, indent: Int?) {
+        let inner = indent.map { $0 + 1 }
+        let open = indent == nil ? "" : "\n"
+        let separator = indent == nil ? "," : ",\n"
+        let colon = indent == nil ? ":" : ": "
+        func pad(_ level: Int?) -> String { level.map { String(repeating: "  ", count: $0) } ?? "" }
         switch self {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
@@ -46,24 +59,24 @@ public indirect enum JSON: Sendable {
         case .string(let s): JSON.escape(s, to: &out)
         case .array(let items):
             if items.isEmpty { out += "[]"; return }
-            out += "[\n"
+            out += "[" + open
             for (i, item) in items.enumerated() {
-                out += String(repeating: "  ", count: indent + 1)
-                item.write(to: &out, indent: indent + 1)
-                out += i + 1 < items.count ? ",\n" : "\n"
+                out += pad(inner)
+                item.write(to: &out, indent: inner)
+                out += i + 1 < items.count ? separator : open
             }
-            out += String(repeating: "  ", count: indent) + "]"
+            out += pad(indent) + "]"
         case .object(let members):
             if members.isEmpty { out += "{}"; return }
-            out += "{\n"
+            out += "{" + open
             for (i, (key, value)) in members.enumerated() {
-                out += String(repeating: "  ", count: indent + 1)
+                out += pad(inner)
                 JSON.escape(key, to: &out)
-                out += ": "
-                value.write(to: &out, indent: indent + 1)
-                out += i + 1 < members.count ? ",\n" : "\n"
+                out += colon
+                value.write(to: &out, indent: inner)
+                out += i + 1 < members.count ? separator : open
             }
-            out += String(repeating: "  ", count: indent) + "}"
+            out += pad(indent) + "}"
         }
     }
 

@@ -62,7 +62,7 @@ public enum ReportRenderer {
 
     public static func summaryJSON(_ data: ReportData) -> [UInt8] {
         let t = data.totals
-        let saving = data.teams.reduce(0) { $0 + $1.duplicateRecords }
+        let saving = data.savedRecords
         let reasons = RejectReason.allCases.sorted().map { ($0.rawValue, JSON.int(data.rejectedByReason[$0] ?? 0)) }
         let histogram = data.audiencesPerEmail.enumerated().map { k, n in
             JSON.object([("audiences", .int(k)), ("emails", .int(n))])

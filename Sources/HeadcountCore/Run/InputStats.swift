@@ -33,8 +33,7 @@ public final class InputStats {
         return InputRecord(role: role.rawValue, path: path, format: format.rawValue, bytes: storedBytes,
                            uncompressedBytes: uncompressedBytes, rowsRead: rowsRead, rowsCounted: rowsCounted,
                            rowsRejected: rowsRejected, rowsFiltered: rowsFiltered,
-                           rejectedJSON: rejectedJSON.rendered().replacingOccurrences(of: "\n", with: "")
-                               .replacingOccurrences(of: "  ", with: ""),
+                           rejectedJSON: rejectedJSON.compact(),
                            fingerprint: fingerprint)
     }
 
@@ -49,9 +48,7 @@ public final class RejectLog {
     public private(set) var byReason: [RejectReason: Int] = [:]
     /// Rejected rows that could not be attributed to a team (malformed rows).
     public private(set) var withoutTeam = 0
-    /// Where the first reject was, for the message when `--max-rejects` is exceeded.
-    public private(set) var first: (file: String, line: Int, reason: RejectReason)?
-    /// The first few rejects, for the HTML report.
+    /// The first few rejects: for the HTML report and the `--max-rejects` message.
     public private(set) var examples: [RejectExample] = []
     static let exampleCount = 10
     private let limit: Int?
@@ -72,7 +69,6 @@ public final class RejectLog {
         total += 1
         byReason[reason, default: 0] += 1
         if !hasTeam { withoutTeam += 1 }
-        if first == nil { first = (file, line, reason) }
         if examples.count < Self.exampleCount { examples.append(RejectExample(file: file, line: line, reason: reason)) }
         var cut = min(raw.count, Self.rawLimit)
         if cut < raw.count {
@@ -89,7 +85,7 @@ public final class RejectLog {
         row.append(0x0A)
         try sink.write(row)
         if let limit, total > limit {
-            let f = first!
+            let f = examples[0]
             throw HeadcountError(.data, "more than \(limit) rows rejected (--max-rejects \(limit)); the first: "
                                  + "\(f.file) line \(f.line) (\(f.reason.rawValue))")
         }

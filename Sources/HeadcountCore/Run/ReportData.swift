@@ -75,4 +75,8 @@ public struct ReportData: Sendable {
     }
 
     public var rowsRejected: Int { rejectedByReason.values.reduce(0, +) }
+
+    /// The migration's saving over all teams: the sum of each team's `duplicate_records`
+    /// (not total legacy − total global, which would net teams that grow against teams that shrink).
+    public var savedRecords: Int { teams.reduce(0) { $0 + $1.duplicateRecords } }
 }

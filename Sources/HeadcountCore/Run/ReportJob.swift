@@ -65,7 +65,7 @@ public final class ReportJob {
         let history = try config.historyPath.map { try HistoryStore(path: $0) }
         if let history {
             runID = try history.begin(id: runID, label: config.label, startedAt: Timestamp.iso8601(startedAt),
-                              rulesJSON: compact(.object(rules)), optionsJSON: compact(.object(options)),
+                              rulesJSON: JSON.object(rules).compact(), optionsJSON: JSON.object(options).compact(),
                               asOf: asOfText)
             ActiveRun.register(database: config.historyPath!, runID: runID)
         }
@@ -77,10 +77,6 @@ public final class ReportJob {
             try? history?.fail(id: runID, error: "\(error)", finishedAt: finished)
             throw error
         }
-    }
-
-    private func compact(_ json: JSON) -> String {
-        json.rendered().split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined()
     }
 
     private func count(history: HistoryStore?) throws -> ReportOutcome {
