@@ -25,10 +25,12 @@ let package = Package(
         ),
         // ISA-L's inflater when libisal-dev is installed (loaded at run time); zlib otherwise.
         .systemLibrary(name: "CISAL"),
+        // The compiler's prefetch hint, for the hash-table loops (header only).
+        .systemLibrary(name: "CPrefetch"),
         .target(
             name: "HeadcountCore",
             dependencies: [
-                "CZlib", "CSQLite", "CISAL",
+                "CZlib", "CSQLite", "CISAL", "CPrefetch",
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]

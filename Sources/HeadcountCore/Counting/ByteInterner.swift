@@ -1,3 +1,4 @@
+import CPrefetch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -98,17 +99,41 @@ public final class ByteInterner {
         hash(key, seed: seed ^ UInt64(owner) &* ByteHash.q1)
     }
 
+    /// The hash of `key` under an owner known by its own hash (a team's `hash(of:)`), computable
+    /// on another thread before the owner has an index. A table must see one convention:
+    /// either every call passes `hash:` from here, or none does.
+    @inline(__always)
+    public static func hash(_ key: UnsafeRawBufferPointer, ownerHash: UInt64, seed: UInt64) -> UInt64 {
+        hash(key, seed: seed ^ ownerHash)
+    }
+
     /// The index of (`owner`, `key`) if it was added.
     /// - Complexity: O(1) expected, one cache line for ids up to 16 bytes; no allocation.
     @inline(__always)
     public func lookup(_ key: UnsafeRawBufferPointer, owner: UInt32 = 0) -> Int? {
-        let h = Self.hash(key, seed: seed ^ UInt64(owner) &* ByteHash.q1)
-        return find(key, owner: owner, hash: h).index
+        find(key, owner: owner, hash: Self.hash(key, seed: seed ^ UInt64(owner) &* ByteHash.q1)).index
+    }
+
+    /// `lookup` with the hash computed by the caller (`hash(_:ownerHash:seed:)`).
+    @inline(__always)
+    public func lookup(_ key: UnsafeRawBufferPointer, owner: UInt32 = 0, hash: UInt64) -> Int? {
+        find(key, owner: owner, hash: hash).index
+    }
+
+    /// Asks for the cache line of the slot a hash starts probing at, so that a loop can fetch
+    /// the slots of rows it reaches a few iterations later while it works on this one.
+    @inline(__always)
+    public func prefetch(_ hash: UInt64) {
+        headcount_prefetch(slots + (Int(truncatingIfNeeded: hash) & mask))
     }
 
     /// The index of (`owner`, `key`), adding it when new.
     public func intern(_ key: UnsafeRawBufferPointer, owner: UInt32 = 0) -> Int {
-        let h = Self.hash(key, seed: seed ^ UInt64(owner) &* ByteHash.q1)
+        intern(key, owner: owner, hash: Self.hash(key, seed: seed ^ UInt64(owner) &* ByteHash.q1))
+    }
+
+    /// `intern` with the hash computed by the caller (`hash(_:ownerHash:seed:)`).
+    public func intern(_ key: UnsafeRawBufferPointer, owner: UInt32 = 0, hash h: UInt64) -> Int {
         let found = find(key, owner: owner, hash: h)
         if let index = found.index { return index }
         let index = hashes.count

@@ -1,3 +1,4 @@
+import CPrefetch
 import Foundation
 
 /// An exact counter: one open-addressing table of global contacts per hash
@@ -74,6 +75,10 @@ public final class PartitionedCounter: ContactCounter {
         static func home(_ low: UInt64, _ capacity: Int) -> Int {
             Int(truncatingIfNeeded: low.multipliedFullWidth(by: UInt64(capacity)).high)
         }
+
+        /// Asks for the cache line of a key's home slot (see `prefetchAhead`).
+        @inline(__always)
+        func prefetch(_ low: UInt64) { headcount_prefetch(slots + Self.home(low, capacity)) }
 
         /// Adds a record; the caller makes room first (`isFull`).
         @inline(__always)
@@ -174,6 +179,7 @@ public final class PartitionedCounter: ContactCounter {
     /// The bound on the counting structures, in bytes.
     public let memoryLimit: Int
     private let temporaryDirectory: String
+    private let threads: Int
     private var spillDirectory: String?
     /// Whether the tables stopped growing and records go to disk.
     public private(set) var isSpilling = false
@@ -184,8 +190,10 @@ public final class PartitionedCounter: ContactCounter {
     /// - Parameters:
     ///   - memoryLimit: bytes the counting structures may use (`--memory-limit`).
     ///   - temporaryDirectory: where spill files go (`--temp-dir`).
-    public init(memoryLimit: Int = 1 << 30, temporaryDirectory: String = NSTemporaryDirectory()) {
+    ///   - threads: workers that tally the partitions at the end (`--threads`).
+    public init(memoryLimit: Int = 1 << 30, temporaryDirectory: String = NSTemporaryDirectory(), threads: Int = 1) {
         self.memoryLimit = memoryLimit
+        self.threads = threads
         self.temporaryDirectory = temporaryDirectory
         // Staging takes at most an eighth of the budget.
         let perPartition = memoryLimit / 8 / Self.partitionCount / MemoryLayout<Slot>.stride
@@ -242,12 +250,17 @@ public final class PartitionedCounter: ContactCounter {
                 tableBytes += growth
                 p.table.grow(to: wanted)
             }
+            if j + Self.prefetchAhead < p.stagedCount { p.table.prefetch(p.staged[j + Self.prefetchAhead].low) }
             let r = p.staged[j]
             p.table.insert(low: r.low, high: r.high, team: r.team, audience: r.firstAudience, flags: r.flags)
             j += 1
         }
         p.stagedCount = 0
     }
+
+    /// How many records ahead `apply` prefetches the slot a record will go to: a partition's
+    /// table is larger than L2, so this keeps several misses in flight instead of one at a time.
+    static let prefetchAhead = 16
 
     private var poolBytes: Int { partitions.reduce(0) { $0 + $1.table.pool.capacity * 8 } }
 
@@ -304,44 +317,129 @@ public final class PartitionedCounter: ContactCounter {
 
     public func finish(teams: Int, audienceTeam: [UInt32], policy: UnsubscribedPolicy) throws -> CountResult {
         defer { removeSpillFiles() }
-        var r = CountResult(teams: teams, audiences: audienceTeam.count)
-        var histogram = [Int](repeating: 0, count: 2)
         for p in partitions {
             if isSpilling && p.stagedCount > 0 { spill(p) } else { apply(p) }
-            if let failure { throw failure }
-            var table = p.table
-            if let sink = p.spill, let path = p.spillPath {
-                try sink.close()
-                table = try merge(p.table, spilled: path, records: p.spilledRecords)
-                unlink(path)
-                TemporaryFiles.unregister(path)
-                p.table = Table(capacity: 1)
-            }
-            table.forEachContact { s, audiences in
-                let team = Int(s.team)
-                let k = audiences.count
-                r.global[team] += 1
-                r.legacy[team] += k
-                if k == 0 { r.withoutAudience[team] += 1 }
-                if k >= histogram.count { histogram += Array(repeating: 0, count: k + 1 - histogram.count) }
-                histogram[k] += 1
-                let flags = RecordFlags(rawValue: s.flags)
-                let unsubscribed = policy == .any
-                    ? flags.contains(.unsubscribed)
-                    : flags.contains(.unsubscribed) && !flags.contains(.subscribed)
-                if unsubscribed { r.unsubscribed[team] += 1 }
-                for a in audiences {
-                    let ai = Int(a)
-                    r.audienceContacts[ai] += 1
-                    if k >= 2 { r.audienceShared[ai] += 1 } else { r.audienceExclusive[ai] += 1 }
+        }
+        if let failure { throw failure }
+        // Partitions are disjoint, so workers tally them apart and the sums are the same for any
+        // number of workers. A spilled run merges one partition at a time to stay in its limit.
+        let workers = isSpilling ? 1 : max(1, min(threads, Self.partitionCount))
+        let tallies = (0..<workers).map { _ in Tally(teams: teams, audiences: audienceTeam.count, policy: policy) }
+        let errors = UnsafeMutableBufferPointer<Error?>.allocate(capacity: workers)
+        errors.initialize(repeating: nil)
+        defer { errors.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            do {
+                for index in stride(from: w, to: Self.partitionCount, by: workers) {
+                    let p = partitions[index]
+                    if let sink = p.spill, let path = p.spillPath {
+                        try sink.close()
+                        let merged = try merge(p.table, spilled: path, records: p.spilledRecords)
+                        unlink(path)
+                        TemporaryFiles.unregister(path)
+                        p.table = Table(capacity: 1)
+                        tallies[w].add(merged)
+                    } else {
+                        tallies[w].add(p.table)
+                    }
                 }
+            } catch {
+                errors[w] = error
             }
         }
+        if let error = errors.lazy.compactMap({ $0 }).first { throw error }
+        var r = CountResult(teams: teams, audiences: audienceTeam.count)
+        for t in tallies { t.addTo(&r) }
         for (a, team) in audienceTeam.enumerated() where r.audienceContacts[a] > 0 {
             r.audiences[Int(team)] += 1
         }
-        r.audiencesPerEmail = histogram
         return r
+    }
+
+    /// One worker's sums over the partitions it tallied.
+    final class Tally {
+        let teams: Int
+        let audiences: Int
+        let policy: UnsubscribedPolicy
+        /// Per team: global, legacy, without audience, unsubscribed (four columns side by side).
+        let perTeam: UnsafeMutableBufferPointer<Int>
+        /// Per audience: contacts, shared, exclusive.
+        let perAudience: UnsafeMutableBufferPointer<Int>
+        var histogram = [Int](repeating: 0, count: 2)
+
+        init(teams: Int, audiences: Int, policy: UnsubscribedPolicy) {
+            self.teams = teams
+            self.audiences = audiences
+            self.policy = policy
+            perTeam = .allocate(capacity: teams * 4)
+            perTeam.initialize(repeating: 0)
+            perAudience = .allocate(capacity: audiences * 3)
+            perAudience.initialize(repeating: 0)
+        }
+
+        deinit {
+            perTeam.deallocate()
+            perAudience.deallocate()
+        }
+
+        /// Adds every contact of a table, walking its slots and audience lists in place.
+        func add(_ table: Table) {
+            let slots = table.slots
+            let perTeam = perTeam.baseAddress!, perAudience = perAudience.baseAddress!
+            let any = policy == .any
+            table.pool.withUnsafeBufferPointer { pool in
+                for j in 0..<table.capacity {
+                    let s = slots[j]
+                    if s.low == 0 && s.high == 0 { continue }
+                    var k = s.firstAudience == noAudience ? 0 : 1
+                    var node = s.more
+                    while node != 0 {
+                        k += 1
+                        node = pool[Int(node) - 1].next
+                    }
+                    let t = perTeam + Int(s.team) * 4
+                    t[0] += 1
+                    t[1] += k
+                    if k == 0 { t[2] += 1 }
+                    let unsubscribed = s.flags & RecordFlags.unsubscribed.rawValue != 0
+                        && (any || s.flags & RecordFlags.subscribed.rawValue == 0)
+                    if unsubscribed { t[3] += 1 }
+                    if k >= histogram.count { histogram += Array(repeating: 0, count: k + 1 - histogram.count) }
+                    histogram[k] += 1
+                    if k == 0 { continue }
+                    let column = k >= 2 ? 1 : 2
+                    var a = perAudience + Int(s.firstAudience) * 3
+                    a[0] += 1
+                    a[column] += 1
+                    node = s.more
+                    while node != 0 {
+                        let n = pool[Int(node) - 1]
+                        a = perAudience + Int(n.audience) * 3
+                        a[0] += 1
+                        a[column] += 1
+                        node = n.next
+                    }
+                }
+            }
+        }
+
+        func addTo(_ r: inout CountResult) {
+            for t in 0..<teams {
+                r.global[t] += perTeam[t * 4]
+                r.legacy[t] += perTeam[t * 4 + 1]
+                r.withoutAudience[t] += perTeam[t * 4 + 2]
+                r.unsubscribed[t] += perTeam[t * 4 + 3]
+            }
+            for a in 0..<audiences {
+                r.audienceContacts[a] += perAudience[a * 3]
+                r.audienceShared[a] += perAudience[a * 3 + 1]
+                r.audienceExclusive[a] += perAudience[a * 3 + 2]
+            }
+            if r.audiencesPerEmail.count < histogram.count {
+                r.audiencesPerEmail += Array(repeating: 0, count: histogram.count - r.audiencesPerEmail.count)
+            }
+            for (k, n) in histogram.enumerated() { r.audiencesPerEmail[k] += n }
+        }
     }
 
     /// One partition's table and its spilled records, merged into a new table.

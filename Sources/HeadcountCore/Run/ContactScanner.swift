@@ -9,6 +9,10 @@ struct ScannedRow {
     /// The contact id's key, or zero when there is none (or no join is needed).
     var contact: Key128
     var line: Int
+    /// The team's and the audience's hashes in their id tables (`ByteInterner`), so that the
+    /// counting thread neither hashes nor waits for a slot it could have fetched early.
+    var teamHash: UInt64
+    var audienceHash: UInt64
     var teamOffset: UInt32
     /// `fixedTeam` when the file has no team column.
     var teamLength: UInt32
@@ -163,7 +167,7 @@ final class ContactScanner {
                 let outcome = try input.next()
                 if outcome == .end { return end(nil) }
                 var row = ScannedRow(key: Key128(low: 0, high: 0), contact: Key128(low: 0, high: 0), line: reader.line,
-                                     teamOffset: 0, teamLength: ScannedRow.fixedTeam, audienceOffset: 0,
+                                     teamHash: c.fixedTeamHash, audienceHash: 0, teamOffset: 0, teamLength: ScannedRow.fixedTeam, audienceOffset: 0,
                                      audienceLength: ScannedRow.none, rawOffset: 0, rawLength: 0,
                                      flags: RecordFlags.subscribed.rawValue, outcome: .counted, reason: .malformedRow,
                                      hasTeam: true)
@@ -233,6 +237,7 @@ final class ContactScanner {
             row.teamOffset = b.keep(t)
             row.teamLength = UInt32(t.count)
             teamHash = ByteInterner.stableHash(t, seed: ReportJob.teamSeed)
+            row.teamHash = teamHash
         }
         if let asOf = c.asOf {
             guard let created = InstantParser.parse(reader.field(c.created!)) else { return reject(.invalidValue) }
@@ -255,6 +260,7 @@ final class ContactScanner {
                 guard ReportJob.isValidUTF8(a) else { return reject(.invalidUTF8) }
                 row.audienceOffset = b.keep(a)
                 row.audienceLength = UInt32(a.count)
+                row.audienceHash = ByteInterner.hash(a, ownerHash: teamHash, seed: ReportJob.audienceSeed)
             }
         }
         switch normalizer.normalize(reader.field(c.email)) {
