@@ -16,6 +16,39 @@ import Testing
         }
     }
 
+    /// The byte-at-a-time rules the word-at-a-time path must agree with, for ASCII without
+    /// surrounding whitespace.
+    func modelKey(_ bytes: [UInt8]) -> String {
+        if bytes.isEmpty || bytes.contains(where: { $0 <= 0x20 || $0 == 0x7F }) { return "!invalid_email" }
+        guard let at = bytes.lastIndex(of: 0x40), at > 0, at < bytes.count - 1 else { return "!invalid_email" }
+        return String(decoding: bytes.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
+
+    @Test func wordAtATimeAgreesWithByteAtATimeAtEveryPosition() {
+        // Every length from 1 to 40 and every position of one byte that matters: the word
+        // boundaries, '@' next to letters (a borrow could mistake "@A" for two '@'), the letters
+        // beside 'A'...'Z', space, the controls, DEL.
+        let specials: [UInt8] = [0x40, 0x41, 0x5A, 0x5B, 0x60, 0x61, 0x7A, 0x7B, 0x3F, 0x20, 0x21, 0x00, 0x1F, 0x7F, 0x7E]
+        var checked = 0
+        for length in 1...40 {
+            for position in 0..<length {
+                for special in specials {
+                    var bytes: [UInt8] = (0..<length).map { (i: Int) -> UInt8 in
+                        let letter = UInt8(0x61 + (i * 7) % 26)
+                        return i % 3 == 0 ? letter ^ 0x20 : letter
+                    }
+                    if length > 2 { bytes[length / 2] = 0x40 }
+                    bytes[position] = special
+                    if bytes.first == 0x20 || bytes.last == 0x20 || (0x09...0x0D).contains(bytes.first!)
+                        || (0x09...0x0D).contains(bytes.last!) { continue }  // trimmed, not a byte rule
+                    #expect(key(bytes) == modelKey(bytes), "\(bytes)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked > 10_000)
+    }
+
     @Test func trimsASCIIAndUnicodeWhitespace() {
         #expect(key("  alice@example.com\t") == "alice@example.com")
         #expect(key("\r\nalice@example.com\r\n") == "alice@example.com")

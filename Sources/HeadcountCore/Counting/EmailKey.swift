@@ -32,7 +32,8 @@ public final class EmailNormalizer {
     private let output: UnsafeMutableRawBufferPointer
 
     public init() {
-        // Full Unicode lowercasing can grow a string (at most 3x for the worst code points).
+        // Full Unicode lowercasing can grow a string (at most 3x for the worst code points);
+        // the ASCII path stores whole words, up to 7 bytes past the address.
         output = .allocate(byteCount: Self.maxBytes * 3 + 16, alignment: 16)
     }
 
@@ -65,14 +66,29 @@ public final class EmailNormalizer {
         var nonASCII = false
         var bad = false
         if n <= Self.maxBytes {
-            for i in 0..<n {
-                let c = p.load(fromByteOffset: start + i, as: UInt8.self)
-                if c >= 0x80 { nonASCII = true; break }
-                if c <= 0x20 || c == 0x7F { bad = true }
-                if c == 0x40 { lastAt = i }
-                let lower = (c &- 0x41) < 26 ? c | 0x20 : c
-                out.storeBytes(of: lower, toByteOffset: i, as: UInt8.self)
+            // Eight bytes at a time (SWAR). Every byte is below 0x80 once the first test passes,
+            // so the per-byte additions below never carry into the next byte.
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            let src = p + start
+            var badBits: UInt64 = 0
+            var i = 0
+            while i < n {
+                let k = n - i
+                let w = k >= 8 ? ByteHash.read64(src, i) : ByteHash.readPadded(src, i, k)
+                if w & highs != 0 { nonASCII = true; break }
+                let valid = k >= 8 ? ~0 : (UInt64(1) << UInt64(8 * k)) &- 1
+                // Bytes below 0x21 (controls and space), and DEL.
+                let del = w ^ (0x7F &* ones)
+                badBits |= (~(w &+ 0x5F &* ones) | ~((del &+ 0x7F &* ones) | del)) & highs & valid
+                let at = w ^ (0x40 &* ones)
+                let atBits = ~((at &+ 0x7F &* ones) | at) & highs & valid
+                if atBits != 0 { lastAt = i + (63 - atBits.leadingZeroBitCount) / 8 }
+                // 'A'...'Z' get 0x20.
+                let upper = (w &+ 0x3F &* ones) & ~(w &+ 0x25 &* ones) & highs
+                out.storeBytes(of: (w | upper >> 2).littleEndian, toByteOffset: i, as: UInt64.self)
+                i += 8
             }
+            bad = badBits != 0
         } else {
             // Too long either way; but invalid UTF-8 takes precedence as the more specific reason.
             for i in 0..<n where p.load(fromByteOffset: start + i, as: UInt8.self) >= 0x80 {

@@ -135,7 +135,6 @@ final class ContactScanner {
     private func scan(_ input: OpenedInput, _ c: Columns) {
         let reader = input.reader
         let normalizer = EmailNormalizer()
-        var batch: RowBatch?
         func publish(_ b: RowBatch) {
             b.position = input.bytesConsumed
             condition.lock()
@@ -149,48 +148,52 @@ final class ContactScanner {
             while empty.isEmpty && !cancelled { condition.wait() }
             return cancelled ? nil : empty.removeLast()
         }
-        func end(_ error: Error?) {
-            if let b = batch, b.count > 0 { publish(b) }
-            condition.lock()
-            failure = error
-            finished = true
-            condition.broadcast()
-            condition.unlock()
-        }
-        do {
-            while true {
-                if batch == nil {
-                    guard let b = takeEmpty() else { return end(nil) }
-                    batch = b
-                }
-                let b = batch!
-                let outcome = try input.next()
-                if outcome == .end { return end(nil) }
-                var row = ScannedRow(key: Key128(low: 0, high: 0), contact: Key128(low: 0, high: 0), line: reader.line,
-                                     teamHash: c.fixedTeamHash, audienceHash: 0, teamOffset: 0, teamLength: ScannedRow.fixedTeam, audienceOffset: 0,
-                                     audienceLength: ScannedRow.none, rawOffset: 0, rawLength: 0,
-                                     flags: RecordFlags.subscribed.rawValue, outcome: .counted, reason: .malformedRow,
-                                     hasTeam: true)
-                if c.memberships {
-                    scanMembership(outcome, reader, c, b, &row)
-                } else {
-                    scanRow(outcome, reader, c, normalizer, b, &row)
-                }
-                if row.outcome == .rejected || c.memberships {
-                    let raw = reader.rawRecord()
-                    row.rawOffset = b.keep(raw)
-                    row.rawLength = UInt32(raw.count)
-                }
-                b.rows[b.count] = row
-                b.count += 1
-                if b.count == RowBatch.capacity {
-                    publish(b)
-                    batch = nil
-                }
+        var failed: Error?
+        while let b = takeEmpty() {
+            let more: Bool
+            do {
+                more = try fill(b, reader, c, normalizer)
+            } catch var e as HeadcountError {
+                if e.file == nil { e.file = input.path }
+                (failed, more) = (e, false)
+            } catch {
+                (failed, more) = (error, false)
             }
-        } catch {
-            end(error)
+            if b.count > 0 || more { publish(b) }
+            if !more { break }
         }
+        condition.lock()
+        failure = failed
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Scans rows into `b` until it is full (true) or the file ends (false).
+    private func fill(_ b: RowBatch, _ reader: CSVReader, _ c: Columns, _ normalizer: EmailNormalizer) throws -> Bool {
+        while b.count < RowBatch.capacity {
+            let outcome = try reader.next()
+            if outcome == .end { return false }
+            var row = ScannedRow(key: Key128(low: 0, high: 0), contact: Key128(low: 0, high: 0), line: reader.line,
+                                 teamHash: c.fixedTeamHash, audienceHash: 0, teamOffset: 0,
+                                 teamLength: ScannedRow.fixedTeam, audienceOffset: 0,
+                                 audienceLength: ScannedRow.none, rawOffset: 0, rawLength: 0,
+                                 flags: RecordFlags.subscribed.rawValue, outcome: .counted, reason: .malformedRow,
+                                 hasTeam: true)
+            if c.memberships {
+                scanMembership(outcome, reader, c, b, &row)
+            } else {
+                scanRow(outcome, reader, c, normalizer, b, &row)
+            }
+            if row.outcome == .rejected || c.memberships {
+                let raw = reader.rawRecord()
+                row.rawOffset = b.keep(raw)
+                row.rawLength = UInt32(raw.count)
+            }
+            b.rows[b.count] = row
+            b.count += 1
+        }
+        return true
     }
 
     /// A membership row: the contact id's key, the team and audience bytes; the counting
