@@ -32,4 +32,7 @@ struct ByteArena {
     }
 
     mutating func removeAll() { used = 0 }
+
+    /// Bytes allocated.
+    var reserved: Int { capacity }
 }

@@ -56,6 +56,13 @@ public protocol ContactCounter: AnyObject {
     func insert(_ key: Key128, team: UInt32, audience: UInt32, flags: RecordFlags)
     /// Tells the counter the share (0...1) of the input read so far, to size its tables.
     func noteProgress(_ fraction: Double)
+    /// Tells the counter how many bytes the id tables and the contact index hold, so that its
+    /// memory limit bounds them too.
+    func noteMemoryElsewhere(_ bytes: Int)
     /// Computes the results. `audienceTeam[a]` is the team of audience `a`.
     func finish(teams: Int, audienceTeam: [UInt32], policy: UnsubscribedPolicy) throws -> CountResult
+}
+
+extension ContactCounter {
+    public func noteMemoryElsewhere(_ bytes: Int) {}
 }

@@ -19,6 +19,8 @@ public final class ContactIndex {
     private var slots: UnsafeMutablePointer<Entry>
     private var capacity: Int
     public private(set) var count = 0
+    /// Bytes held by the slots.
+    public var bytes: Int { capacity * MemoryLayout<Entry>.stride }
     /// The share of the contacts read so far; tables grow to the projected final size.
     private var progress: Double = 0
     /// The stable hash of a team index, for the order-independent choice between duplicates.

@@ -45,8 +45,6 @@ public final class PartitionedCounter: ContactCounter {
         var flags: UInt32
     }
 
-    static let emptySlot = Slot(low: 0, high: 0, team: 0, firstAudience: 0, more: 0, flags: 0)
-
     /// The open-addressing table of one partition (or of a partition being merged).
     final class Table {
         var slots: UnsafeMutablePointer<Slot>
@@ -57,11 +55,25 @@ public final class PartitionedCounter: ContactCounter {
 
         init(capacity: Int) {
             self.capacity = capacity
-            slots = .allocate(capacity: capacity)
-            slots.initialize(repeating: PartitionedCounter.emptySlot, count: capacity)
+            slots = Self.allocateSlots(capacity)
         }
 
-        deinit { slots.deallocate() }
+        deinit { Self.deallocateSlots(slots, capacity) }
+
+        /// Slots come straight from the kernel (zero pages are empty slots) and go back to it when
+        /// freed: through malloc, a freed table could stay in the process and count against the
+        /// memory limit's promise without holding anything.
+        static func allocateSlots(_ capacity: Int) -> UnsafeMutablePointer<Slot> {
+            let bytes = capacity * MemoryLayout<Slot>.stride
+            guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                  p != MAP_FAILED
+            else { fatalError("out of memory: cannot map \(bytes) bytes for a partition table") }
+            return p.bindMemory(to: Slot.self, capacity: capacity)
+        }
+
+        static func deallocateSlots(_ slots: UnsafeMutablePointer<Slot>, _ capacity: Int) {
+            munmap(UnsafeMutableRawPointer(slots), capacity * MemoryLayout<Slot>.stride)
+        }
 
         /// Bytes held: the slots and the audience pool.
         var bytes: Int { capacity * MemoryLayout<Slot>.stride + pool.capacity * 8 }
@@ -123,8 +135,7 @@ public final class PartitionedCounter: ContactCounter {
         func grow(to newCapacity: Int) {
             let old = slots, oldCapacity = capacity
             capacity = newCapacity
-            slots = .allocate(capacity: capacity)
-            slots.initialize(repeating: PartitionedCounter.emptySlot, count: capacity)
+            slots = Self.allocateSlots(capacity)
             for j in 0..<oldCapacity {
                 let s = old[j]
                 if s.low == 0 && s.high == 0 { continue }
@@ -135,7 +146,7 @@ public final class PartitionedCounter: ContactCounter {
                 }
                 slots[i] = s
             }
-            old.deallocate()
+            Self.deallocateSlots(old, oldCapacity)
         }
 
         /// Calls `body` with each contact's slot and its audiences.
@@ -213,6 +224,10 @@ public final class PartitionedCounter: ContactCounter {
 
     public func noteProgress(_ fraction: Double) { progress = fraction }
 
+    public func noteMemoryElsewhere(_ bytes: Int) { elsewhere = bytes }
+    /// Bytes of the run's other tables (ids, the contact index), counted against the limit.
+    private var elsewhere = 0
+
     /// How much a growing table grows: to the size the whole input is projected to need
     /// (distinct contacts grow more slowly than rows, so 1/progress is an upper bound).
     private var growthFactor: Double {
@@ -238,7 +253,9 @@ public final class PartitionedCounter: ContactCounter {
             if p.table.isFull {
                 let wanted = Int(Double(p.table.capacity) * growthFactor)
                 let growth = (wanted - p.table.capacity) * MemoryLayout<Slot>.stride
-                if tableBytes + growth + poolBytes > memoryLimit {
+                // While it grows, a table's old and new slots are both held.
+                let peak = elsewhere + stagingBytes + tableBytes + poolBytes + wanted * MemoryLayout<Slot>.stride
+                if peak > memoryLimit {
                     startSpilling()
                     // Keep the rest of this batch: move it to the front and spill it.
                     let rest = p.stagedCount - j
@@ -263,6 +280,8 @@ public final class PartitionedCounter: ContactCounter {
     static let prefetchAhead = 16
 
     private var poolBytes: Int { partitions.reduce(0) { $0 + $1.table.pool.capacity * 8 } }
+    /// The staging buffers of all partitions (inside the limit too).
+    private var stagingBytes: Int { stagingRecords * MemoryLayout<Slot>.stride * Self.partitionCount }
 
     private func startSpilling() {
         guard !isSpilling else { return }
@@ -337,11 +356,13 @@ public final class PartitionedCounter: ContactCounter {
                         let merged = try merge(p.table, spilled: path, records: p.spilledRecords)
                         unlink(path)
                         TemporaryFiles.unregister(path)
-                        p.table = Table(capacity: 1)
                         tallies[w].add(merged)
                     } else {
                         tallies[w].add(p.table)
                     }
+                    // Each partition's memory goes back once it is tallied, so merging the
+                    // spilled ones never adds to what the others hold.
+                    p.table = Table(capacity: 1)
                 }
             } catch {
                 errors[w] = error

@@ -42,6 +42,7 @@ public final class ReportJob {
         let done = contactBytesDone + (position ?? input.bytesConsumed)
         if contactBytes > 0 && input.stats.role == .contacts {
             counter.noteProgress(Double(done) / Double(contactBytes))
+            counter.noteMemoryElsewhere(teams.bytes + audiences.bytes + (contactIndex?.bytes ?? 0))
             contactIndex?.noteProgress(Double(done) / Double(contactBytes))
         }
         configuration.progress?(ProgressSnapshot(bytesRead: done, totalBytes: allBytes, rows: rowsDone + input.stats.rowsRead))
