@@ -60,7 +60,43 @@ final class RowBatch {
     }
 }
 
-/// Scans one contacts file on its own thread: CSV fields, validation, the `--as-of`
+/// Where the scanners of the files being read hand their batches to the counting thread:
+/// one queue, so that the counting thread takes whichever file's batch is ready. Batches
+/// of one file arrive in order, followed by its `end`.
+final class ScanQueue {
+    enum Item {
+        case batch(lane: Int, RowBatch)
+        /// The file of `lane` was read to its end, or failed.
+        case end(lane: Int, Error?)
+    }
+
+    private let condition = NSCondition()
+    private var items: [Item] = []
+    private var head = 0
+
+    func post(_ item: Item) {
+        condition.lock()
+        items.append(item)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The oldest item, waiting for one.
+    func take() -> Item {
+        condition.lock()
+        defer { condition.unlock() }
+        while head == items.count { condition.wait() }
+        let item = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        return item
+    }
+}
+
+/// Scans one file on its own thread: CSV fields, validation, the `--as-of`
 /// filter, the email key and its 128-bit hash, a batch of rows at a time. The
 /// counting thread then only interns ids and counts, so the two halves of the
 /// per-row work run on two cores (and inflating on a third thread).
@@ -86,18 +122,16 @@ final class ContactScanner {
     /// In a membership row's `flags`: the audience id is not valid UTF-8.
     static let invalidAudience: UInt32 = 1
 
-    /// Batches in flight between the threads.
+    /// Batches in flight per file.
     static let depth = 4
 
     private let condition = NSCondition()
-    private var full: [RowBatch] = []
     private var empty: [RowBatch] = (0..<ContactScanner.depth).map { _ in RowBatch() }
-    private var finished = false
-    private var failure: Error?
     private var cancelled = false
 
-    init(input: OpenedInput, columns: Columns) {
-        let thread = Thread { [self] in self.scan(input, columns) }
+    /// Starts scanning `input`; its batches and its end go to `queue` under `lane`.
+    init(input: OpenedInput, columns: Columns, lane: Int, queue: ScanQueue) {
+        let thread = Thread { [self] in self.scan(input, columns, lane, queue) }
         thread.stackSize = 1 << 20
         thread.start()
     }
@@ -113,16 +147,6 @@ final class ContactScanner {
         condition.unlock()
     }
 
-    /// The next full batch, or nil at the end; rethrows the scanning thread's error.
-    func next() throws -> RowBatch? {
-        condition.lock()
-        defer { condition.unlock() }
-        while full.isEmpty && !finished { condition.wait() }
-        if !full.isEmpty { return full.removeFirst() }
-        if let failure { throw failure }
-        return nil
-    }
-
     /// Hands a consumed batch back for reuse.
     func recycle(_ batch: RowBatch) {
         condition.lock()
@@ -132,16 +156,9 @@ final class ContactScanner {
         condition.unlock()
     }
 
-    private func scan(_ input: OpenedInput, _ c: Columns) {
+    private func scan(_ input: OpenedInput, _ c: Columns, _ lane: Int, _ queue: ScanQueue) {
         let reader = input.reader
         let normalizer = EmailNormalizer()
-        func publish(_ b: RowBatch) {
-            b.position = input.bytesConsumed
-            condition.lock()
-            full.append(b)
-            condition.broadcast()
-            condition.unlock()
-        }
         func takeEmpty() -> RowBatch? {
             condition.lock()
             defer { condition.unlock() }
@@ -159,14 +176,16 @@ final class ContactScanner {
             } catch {
                 (failed, more) = (error, false)
             }
-            if b.count > 0 || more { publish(b) }
-            if !more { break }
+            if b.count > 0 || more {
+                b.position = input.bytesConsumed
+                queue.post(.batch(lane: lane, b))
+            }
+            if !more {
+                queue.post(.end(lane: lane, failed))
+                return
+            }
         }
-        condition.lock()
-        failure = failed
-        finished = true
-        condition.broadcast()
-        condition.unlock()
+        // Cancelled: the counting thread has stopped listening.
     }
 
     /// Scans rows into `b` until it is full (true) or the file ends (false).

@@ -33,19 +33,21 @@ public final class ReportJob {
     private var billing = BillingReport(quotas: nil, tiers: nil)
     /// Stored bytes of all contact files (0 when unknown: a pipe), and of those already read.
     private var contactBytes = 0
-    private var contactBytesDone = 0
+    /// Stored bytes of the files read to their end, and of the files being read.
+    private var bytesDone = 0
+    private var bytesInFlight = 0
     private var allBytes = 0
     private var rowsDone = 0
 
     /// Tells the counter, the contact index and the progress line how far the run is; once a batch.
-    private func noteProgress(_ input: OpenedInput, position: Int? = nil) {
-        let done = contactBytesDone + (position ?? input.bytesConsumed)
-        if contactBytes > 0 && input.stats.role == .contacts {
+    private func noteProgress(contacts: Bool) {
+        let done = bytesDone + bytesInFlight
+        if contactBytes > 0 && contacts {
             counter.noteProgress(Double(done) / Double(contactBytes))
             counter.noteMemoryElsewhere(teams.bytes + audiences.bytes + (contactIndex?.bytes ?? 0))
             contactIndex?.noteProgress(Double(done) / Double(contactBytes))
         }
-        configuration.progress?(ProgressSnapshot(bytesRead: done, totalBytes: allBytes, rows: rowsDone + input.stats.rowsRead))
+        configuration.progress?(ProgressSnapshot(bytesRead: done, totalBytes: allBytes, rows: rowsDone))
     }
 
     public init(configuration: ReportConfiguration, counter: ContactCounter? = nil) {
@@ -111,19 +113,14 @@ public final class ReportJob {
 
         let out = try OutputFolder(path: config.outputDirectory ?? "Reports/\(runID)")
         do {
-            let rejects = try RejectLog(sink: out.open("rejects.csv"), limit: config.maxRejects)
+            let rejects = try RejectLog(sink: out.open("rejects.csv"), limit: config.maxRejects,
+                                        lanes: contacts.count + memberships.count,
+                                        temporaryDirectory: config.temporaryDirectory)
             contactBytes = contacts.map { $0.file.size ?? 0 }.reduce(0, +)
             allBytes = contactBytes + memberships.map { $0.file.size ?? 0 }.reduce(0, +)
-            for input in contacts {
-                try readContacts(input, rejects: rejects)
-                contactBytesDone += input.file.bytesRead
-                rowsDone += input.stats.rowsRead
-            }
-            for input in memberships {
-                try readMemberships(input, rejects: rejects)
-                contactBytesDone += input.file.bytesRead
-                rowsDone += input.stats.rowsRead
-            }
+            // Every contact must be known before a membership is joined.
+            try read(contacts, firstLane: 0, rejects: rejects)
+            try read(memberships, firstLane: contacts.count, rejects: rejects)
             try rejects.close()
 
             let all = contacts + memberships
@@ -188,10 +185,66 @@ public final class ReportJob {
         }
     }
 
+    // MARK: - Reading
+
+    /// Reads `inputs` (all contacts files, or all memberships files), up to `--threads` files at
+    /// once, each with its own inflating and scanning threads; this thread counts whichever
+    /// file's batch is ready. The counts are sums and the id tables are sorted before output,
+    /// so the results do not depend on which file is read first; rejects keep the file order
+    /// through `RejectLog`'s lanes.
+    private func read(_ inputs: [OpenedInput], firstLane: Int, rejects: RejectLog) throws {
+        guard !inputs.isEmpty else { return }
+        let queue = ScanQueue()
+        var scanners = [ContactScanner?](repeating: nil, count: inputs.count)
+        var fixedTeams = [Int?](repeating: nil, count: inputs.count)
+        var positions = [Int](repeating: 0, count: inputs.count)
+        defer { for scanner in scanners { scanner?.cancel() } }
+        var started = 0, open = 0
+        func start() {
+            let i = started
+            let columns: ContactScanner.Columns
+            if inputs[i].stats.role == .contacts {
+                (columns, fixedTeams[i]) = contactColumns(inputs[i])
+            } else {
+                columns = membershipColumns(inputs[i])
+            }
+            scanners[i] = ContactScanner(input: inputs[i], columns: columns, lane: i, queue: queue)
+            started += 1
+            open += 1
+        }
+        while started < min(inputs.count, configuration.threads) { start() }
+        while open > 0 {
+            switch queue.take() {
+            case .batch(let i, let batch):
+                let input = inputs[i]
+                if input.stats.role == .contacts {
+                    try countContacts(batch, input, fixedTeam: fixedTeams[i], lane: firstLane + i, rejects: rejects)
+                } else {
+                    try countMemberships(batch, input, lane: firstLane + i, rejects: rejects)
+                }
+                bytesInFlight += batch.position - positions[i]
+                positions[i] = batch.position
+                rowsDone += batch.count
+                noteProgress(contacts: input.stats.role == .contacts)
+                scanners[i]!.recycle(batch)
+            case .end(let i, let error):
+                if let error { throw error }
+                inputs[i].finish()
+                bytesInFlight -= positions[i]
+                bytesDone += inputs[i].file.bytesRead
+                scanners[i] = nil
+                open -= 1
+                try rejects.finish(lane: firstLane + i)
+                if started < inputs.count { start() }
+            }
+        }
+    }
+
     // MARK: - Contacts
 
-    private func readContacts(_ input: OpenedInput, rejects: RejectLog) throws {
-        let stats = input.stats
+    /// The columns the scanner reads from a contacts file, and the team of its rows when the
+    /// file has no team column.
+    private func contactColumns(_ input: OpenedInput) -> (ContactScanner.Columns, Int?) {
         let cols = input.columns
         let defaultTeam = Array(configuration.defaultTeam.utf8)
         let fixedTeam: Int? = cols.index[.team] == nil
@@ -203,56 +256,55 @@ public final class ReportJob {
             contactID: contactIndex == nil ? nil : cols.index[.contactID], created: cols.index[.created],
             asOf: configuration.asOf,
             fixedTeamHash: defaultTeam.withUnsafeBytes { ByteInterner.stableHash($0, seed: Self.teamSeed) })
-        let scanner = ContactScanner(input: input, columns: columns)
-        defer { scanner.cancel() }
-        let path = input.path
+        return (columns, fixedTeam)
+    }
 
-        while let batch = try scanner.next() {
-            for i in 0..<min(Self.prefetchAhead, batch.count) { prefetchIDSlots(batch.rows[i]) }
-            for i in 0..<batch.count {
-                if i + Self.prefetchAhead < batch.count { prefetchIDSlots(batch.rows[i + Self.prefetchAhead]) }
-                let row = batch.rows[i]
-                stats.rowsRead += 1
-                var team = -1
-                if row.hasTeam {
-                    if let fixedTeam, row.teamLength == ScannedRow.fixedTeam {
-                        team = fixedTeam
-                    } else {
-                        let bytes = batch.bytes(row.teamOffset, row.teamLength)
-                        team = teams.lookup(bytes, hash: row.teamHash) ?? internNewTeam(bytes, hash: row.teamHash)
-                    }
-                    teamContactRows[team] += 1
+    /// Counts one batch of contact rows.
+    private func countContacts(_ batch: RowBatch, _ input: OpenedInput, fixedTeam: Int?, lane: Int,
+                               rejects: RejectLog) throws {
+        let stats = input.stats
+        let path = input.path
+        for i in 0..<min(Self.prefetchAhead, batch.count) { prefetchIDSlots(batch.rows[i]) }
+        for i in 0..<batch.count {
+            if i + Self.prefetchAhead < batch.count { prefetchIDSlots(batch.rows[i + Self.prefetchAhead]) }
+            let row = batch.rows[i]
+            stats.rowsRead += 1
+            var team = -1
+            if row.hasTeam {
+                if let fixedTeam, row.teamLength == ScannedRow.fixedTeam {
+                    team = fixedTeam
+                } else {
+                    let bytes = batch.bytes(row.teamOffset, row.teamLength)
+                    team = teams.lookup(bytes, hash: row.teamHash) ?? internNewTeam(bytes, hash: row.teamHash)
                 }
-                switch row.outcome {
-                case .rejected:
-                    if team >= 0 { teamRejectedRows[team] += 1 }
-                    stats.rejected[row.reason, default: 0] += 1
-                    try rejects.add(file: path, line: row.line, reason: row.reason,
-                                    raw: batch.bytes(row.rawOffset, row.rawLength), hasTeam: team >= 0)
-                case .filtered:
-                    stats.rowsFiltered += 1
-                    if let contactIndex, row.contact.low != 0 || row.contact.high != 0 {
-                        contactIndex.add(id: row.contact, contact: Key128(low: 0, high: 0), team: UInt32(team),
-                                         filtered: true)
-                    }
-                case .counted:
-                    var audience = noAudience
-                    if row.audienceLength != ScannedRow.none {
-                        let bytes = batch.bytes(row.audienceOffset, row.audienceLength)
-                        audience = UInt32(audiences.lookup(bytes, owner: UInt32(team), hash: row.audienceHash)
-                                          ?? audiences.intern(bytes, owner: UInt32(team), hash: row.audienceHash))
-                    }
-                    counter.insert(row.key, team: UInt32(team), audience: audience, flags: RecordFlags(rawValue: row.flags))
-                    if let contactIndex, row.contact.low != 0 || row.contact.high != 0 {
-                        contactIndex.add(id: row.contact, contact: row.key, team: UInt32(team))
-                    }
-                    stats.rowsCounted += 1
-                }
+                teamContactRows[team] += 1
             }
-            noteProgress(input, position: batch.position)
-            scanner.recycle(batch)
+            switch row.outcome {
+            case .rejected:
+                if team >= 0 { teamRejectedRows[team] += 1 }
+                stats.rejected[row.reason, default: 0] += 1
+                try rejects.add(lane: lane, file: path, line: row.line, reason: row.reason,
+                                raw: batch.bytes(row.rawOffset, row.rawLength), hasTeam: team >= 0)
+            case .filtered:
+                stats.rowsFiltered += 1
+                if let contactIndex, row.contact.low != 0 || row.contact.high != 0 {
+                    contactIndex.add(id: row.contact, contact: Key128(low: 0, high: 0), team: UInt32(team),
+                                     filtered: true)
+                }
+            case .counted:
+                var audience = noAudience
+                if row.audienceLength != ScannedRow.none {
+                    let bytes = batch.bytes(row.audienceOffset, row.audienceLength)
+                    audience = UInt32(audiences.lookup(bytes, owner: UInt32(team), hash: row.audienceHash)
+                                      ?? audiences.intern(bytes, owner: UInt32(team), hash: row.audienceHash))
+                }
+                counter.insert(row.key, team: UInt32(team), audience: audience, flags: RecordFlags(rawValue: row.flags))
+                if let contactIndex, row.contact.low != 0 || row.contact.high != 0 {
+                    contactIndex.add(id: row.contact, contact: row.key, team: UInt32(team))
+                }
+                stats.rowsCounted += 1
+            }
         }
-        input.finish()
     }
 
     /// Prefetches the id-table slots a row will look up `prefetchAhead` rows before it is
@@ -274,58 +326,54 @@ public final class ReportJob {
 
     // MARK: - Memberships
 
-    private func readMemberships(_ input: OpenedInput, rejects: RejectLog) throws {
-        let stats = input.stats
+    private func membershipColumns(_ input: OpenedInput) -> ContactScanner.Columns {
         let cols = input.columns
-        let index = contactIndex!
-        let columns = ContactScanner.Columns(
+        return ContactScanner.Columns(
             width: cols.header.count, email: 0, team: cols.index[.team], audience: cols.index[.audience],
             unsubscribed: nil, contactID: cols.index[.contactID], created: nil, asOf: nil, fixedTeamHash: 0,
             memberships: true)
-        let scanner = ContactScanner(input: input, columns: columns)
-        defer { scanner.cancel() }
-        let path = input.path
+    }
 
-        while let batch = try scanner.next() {
-            for i in 0..<batch.count {
-                let row = batch.rows[i]
-                stats.rowsRead += 1
-                let reason: RejectReason?
-                if row.outcome == .rejected {
-                    reason = row.reason
-                } else if let contact = index.lookup(row.contact),
-                          row.teamLength == ScannedRow.fixedTeam
-                            || teams.lookup(batch.bytes(row.teamOffset, row.teamLength)) == Int(contact.team) {
-                    if contact.filtered {
-                        stats.rowsFiltered += 1
-                        reason = nil
-                    } else if row.audienceLength == 0 {
-                        reason = .invalidValue
-                    } else if row.flags == ContactScanner.invalidAudience {
-                        reason = .invalidUTF8
-                    } else {
-                        let bytes = batch.bytes(row.audienceOffset, row.audienceLength)
-                        let h = ByteInterner.hash(bytes, ownerHash: teams.hash(of: Int(contact.team)),
-                                                  seed: Self.audienceSeed)
-                        let audience = audiences.lookup(bytes, owner: contact.team, hash: h)
-                            ?? audiences.intern(bytes, owner: contact.team, hash: h)
-                        counter.insert(contact.contact, team: contact.team, audience: UInt32(audience), flags: [])
-                        stats.rowsCounted += 1
-                        reason = nil
-                    }
+    /// Joins one batch of membership rows to the contacts and counts them.
+    private func countMemberships(_ batch: RowBatch, _ input: OpenedInput, lane: Int, rejects: RejectLog) throws {
+        let stats = input.stats
+        let index = contactIndex!
+        let path = input.path
+        for i in 0..<batch.count {
+            let row = batch.rows[i]
+            stats.rowsRead += 1
+            let reason: RejectReason?
+            if row.outcome == .rejected {
+                reason = row.reason
+            } else if let contact = index.lookup(row.contact),
+                      row.teamLength == ScannedRow.fixedTeam
+                        || teams.lookup(batch.bytes(row.teamOffset, row.teamLength)) == Int(contact.team) {
+                if contact.filtered {
+                    stats.rowsFiltered += 1
+                    reason = nil
+                } else if row.audienceLength == 0 {
+                    reason = .invalidValue
+                } else if row.flags == ContactScanner.invalidAudience {
+                    reason = .invalidUTF8
                 } else {
-                    reason = .unknownContact
+                    let bytes = batch.bytes(row.audienceOffset, row.audienceLength)
+                    let h = ByteInterner.hash(bytes, ownerHash: teams.hash(of: Int(contact.team)),
+                                              seed: Self.audienceSeed)
+                    let audience = audiences.lookup(bytes, owner: contact.team, hash: h)
+                        ?? audiences.intern(bytes, owner: contact.team, hash: h)
+                    counter.insert(contact.contact, team: contact.team, audience: UInt32(audience), flags: [])
+                    stats.rowsCounted += 1
+                    reason = nil
                 }
-                if let reason {
-                    stats.rejected[reason, default: 0] += 1
-                    try rejects.add(file: path, line: row.line, reason: reason,
-                                    raw: batch.bytes(row.rawOffset, row.rawLength), hasTeam: true)
-                }
+            } else {
+                reason = .unknownContact
             }
-            noteProgress(input, position: batch.position)
-            scanner.recycle(batch)
+            if let reason {
+                stats.rejected[reason, default: 0] += 1
+                try rejects.add(lane: lane, file: path, line: row.line, reason: reason,
+                                raw: batch.bytes(row.rawOffset, row.rawLength), hasTeam: true)
+            }
         }
-        input.finish()
     }
 
     // MARK: - Results
