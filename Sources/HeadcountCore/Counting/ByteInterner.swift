@@ -37,17 +37,15 @@ public final class ByteInterner {
 
     /// Initial slots; the table doubles when three quarters full.
     static let initialSlots = 1024
-    static let emptySlot = Slot(head0: 0, head1: 0, tagIndex: 0, owner: 0, length: 0)
 
     public init(seed: UInt64) {
         self.seed = seed
-        slots = .allocate(capacity: Self.initialSlots)
-        slots.initialize(repeating: Self.emptySlot, count: Self.initialSlots)
+        slots = PageMemory.allocate(Slot.self, count: Self.initialSlots)
         mask = Self.initialSlots - 1
     }
 
     deinit {
-        slots.deallocate()
+        PageMemory.free(slots, count: mask + 1)
         arena.deallocate()
     }
 
@@ -179,8 +177,7 @@ public final class ByteInterner {
     private func grow() {
         let old = slots, oldCapacity = mask + 1
         let capacity = oldCapacity * 2
-        slots = .allocate(capacity: capacity)
-        slots.initialize(repeating: Self.emptySlot, count: capacity)
+        slots = PageMemory.allocate(Slot.self, count: capacity)
         mask = capacity - 1
         for j in 0..<oldCapacity where old[j].tagIndex != 0 {
             let index = Int(truncatingIfNeeded: old[j].tagIndex & 0xFFFF_FFFF) - 1
@@ -188,6 +185,6 @@ public final class ByteInterner {
             while slots[i].tagIndex != 0 { i = (i + 1) & mask }
             slots[i] = old[j]
         }
-        old.deallocate()
+        PageMemory.free(old, count: oldCapacity)
     }
 }

@@ -60,19 +60,12 @@ public final class PartitionedCounter: ContactCounter {
 
         deinit { Self.deallocateSlots(slots, capacity) }
 
-        /// Slots come straight from the kernel (zero pages are empty slots) and go back to it when
-        /// freed: through malloc, a freed table could stay in the process and count against the
-        /// memory limit's promise without holding anything.
         static func allocateSlots(_ capacity: Int) -> UnsafeMutablePointer<Slot> {
-            let bytes = capacity * MemoryLayout<Slot>.stride
-            guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-                  p != MAP_FAILED
-            else { fatalError("out of memory: cannot map \(bytes) bytes for a partition table") }
-            return p.bindMemory(to: Slot.self, capacity: capacity)
+            PageMemory.allocate(Slot.self, count: capacity)
         }
 
         static func deallocateSlots(_ slots: UnsafeMutablePointer<Slot>, _ capacity: Int) {
-            munmap(UnsafeMutableRawPointer(slots), capacity * MemoryLayout<Slot>.stride)
+            PageMemory.free(slots, count: capacity)
         }
 
         /// Bytes held: the slots and the audience pool.
@@ -229,10 +222,12 @@ public final class PartitionedCounter: ContactCounter {
     private var elsewhere = 0
 
     /// How much a growing table grows: to the size the whole input is projected to need
-    /// (distinct contacts grow more slowly than rows, so 1/progress is an upper bound).
+    /// (distinct contacts grow more slowly than rows, so 1/progress is an upper bound), with
+    /// 15% to spare: a table that fills exactly at the end of the input would otherwise
+    /// grow once more, for nothing.
     private var growthFactor: Double {
         guard progress > 0.01 && progress < 1 else { return 2 }
-        return min(max(1 / progress, 1.5), 16)
+        return min(max(1.15 / progress, 1.5), 16)
     }
 
     @inline(__always)

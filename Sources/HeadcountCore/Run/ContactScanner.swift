@@ -231,6 +231,7 @@ final class ContactScanner {
             let t = reader.field(teamCol)
             row.teamOffset = b.keep(t)
             row.teamLength = UInt32(t.count)
+            row.teamHash = ByteInterner.stableHash(t, seed: ReportJob.teamSeed)
         }
         let a = reader.field(c.audience!)
         if !ReportJob.isValidUTF8(a) { row.flags = Self.invalidAudience }

@@ -264,9 +264,9 @@ public final class ReportJob {
                                rejects: RejectLog) throws {
         let stats = input.stats
         let path = input.path
-        for i in 0..<min(Self.prefetchAhead, batch.count) { prefetchIDSlots(batch.rows[i]) }
+        for i in 0..<min(Self.prefetchAhead, batch.count) { prefetchSlots(batch.rows[i]) }
         for i in 0..<batch.count {
-            if i + Self.prefetchAhead < batch.count { prefetchIDSlots(batch.rows[i + Self.prefetchAhead]) }
+            if i + Self.prefetchAhead < batch.count { prefetchSlots(batch.rows[i + Self.prefetchAhead]) }
             let row = batch.rows[i]
             stats.rowsRead += 1
             var team = -1
@@ -307,12 +307,14 @@ public final class ReportJob {
         }
     }
 
-    /// Prefetches the id-table slots a row will look up `prefetchAhead` rows before it is
-    /// counted: the tables outgrow L2, and this keeps several misses in flight at once.
+    /// Prefetches the table slots a row will use `prefetchAhead` rows before it is counted: the
+    /// id tables outgrow L2 and the contact index the caches, and this keeps several misses in
+    /// flight at once instead of one at a time.
     @inline(__always)
-    private func prefetchIDSlots(_ row: ScannedRow) {
+    private func prefetchSlots(_ row: ScannedRow) {
         teams.prefetch(row.teamHash)
         audiences.prefetch(row.audienceHash)
+        if let contactIndex, row.contact.low != 0 || row.contact.high != 0 { contactIndex.prefetch(row.contact) }
     }
     static let prefetchAhead = 16
 
@@ -339,7 +341,9 @@ public final class ReportJob {
         let stats = input.stats
         let index = contactIndex!
         let path = input.path
+        for i in 0..<min(Self.prefetchAhead, batch.count) { prefetchSlots(batch.rows[i]) }
         for i in 0..<batch.count {
+            if i + Self.prefetchAhead < batch.count { prefetchSlots(batch.rows[i + Self.prefetchAhead]) }
             let row = batch.rows[i]
             stats.rowsRead += 1
             let reason: RejectReason?
@@ -347,7 +351,8 @@ public final class ReportJob {
                 reason = row.reason
             } else if let contact = index.lookup(row.contact),
                       row.teamLength == ScannedRow.fixedTeam
-                        || teams.lookup(batch.bytes(row.teamOffset, row.teamLength)) == Int(contact.team) {
+                        || teams.lookup(batch.bytes(row.teamOffset, row.teamLength), hash: row.teamHash)
+                            == Int(contact.team) {
                 if contact.filtered {
                     stats.rowsFiltered += 1
                     reason = nil

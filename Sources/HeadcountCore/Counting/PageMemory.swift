@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Large hash tables straight from the kernel: the pages arrive zeroed (every table here
+/// marks an empty slot with zeros, so there is nothing to initialise), and freeing returns
+/// them at once. Through malloc, a freed table could stay in the process and count
+/// against `--memory-limit`'s promise without holding anything.
+///
+/// Tables of 2 MiB and more are aligned to 2 MiB and offered to the kernel as huge pages
+/// (where transparent huge pages are enabled, even only on request): a table read at random
+/// then costs one TLB entry per 2 MiB instead of per 4 KiB, and filling it one page fault
+/// per 2 MiB.
+enum PageMemory {
+    static let hugePage = 2 << 20
+
+    static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        let bytes = max(1, count * MemoryLayout<T>.stride)
+        let huge = bytes >= hugePage
+        let mapped = huge ? bytes + hugePage : bytes
+        guard let p = mmap(nil, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED
+        else { fatalError("out of memory: cannot map \(bytes) bytes for a hash table") }
+        var start = p
+        if huge {
+            // Keep the 2 MiB-aligned part; give back the ends.
+            let address = UInt(bitPattern: p)
+            let aligned = (address + UInt(hugePage) - 1) & ~UInt(hugePage - 1)
+            let head = Int(aligned - address)
+            if head > 0 { munmap(p, head) }
+            let tail = mapped - head - bytes
+            if tail > 0 { munmap(p + head + bytes, tail) }
+            start = p + head
+            #if os(Linux)
+            _ = madvise(start, bytes, MADV_HUGEPAGE)   // a hint; harmless where unsupported
+            #endif
+        }
+        return start.bindMemory(to: T.self, capacity: count)
+    }
+
+    static func free<T>(_ pointer: UnsafeMutablePointer<T>, count: Int) {
+        munmap(UnsafeMutableRawPointer(pointer), max(1, count * MemoryLayout<T>.stride))
+    }
+}
