@@ -5,8 +5,8 @@ import CPrefetch
 /// Keyed by a 128-bit hash of the contact id; holds the contact's key (team +
 /// normalised email) and team: 40 bytes an entry, at most 3/4 full. When one
 /// contact id appears on several rows, the entry kept is the counted one
-/// (over one filtered by `--as-of`), then the one with the smallest (team
-/// hash, key), so the join does not depend on the order the files are read in.
+/// (over one filtered by `--as-of`), then the one with the smallest key, so
+/// the join does not depend on the order the files are read in.
 public final class ContactIndex {
     struct Entry {
         var id: Key128
@@ -25,13 +25,10 @@ public final class ContactIndex {
     public var bytes: Int { capacity * MemoryLayout<Entry>.stride }
     /// The share of the contacts read so far; tables grow to the projected final size.
     private var progress: Double = 0
-    /// The stable hash of a team index, for the order-independent choice between duplicates.
-    private let teamHash: (UInt32) -> UInt64
 
-    public init(expected: Int = 1 << 16, teamHash: @escaping (UInt32) -> UInt64) {
+    public init(expected: Int = 1 << 16) {
         capacity = max(1024, expected * 4 / 3 + 1)
         slots = PageMemory.allocate(Entry.self, count: capacity)
-        self.teamHash = teamHash
     }
 
     deinit { PageMemory.free(slots, count: capacity) }
@@ -49,7 +46,9 @@ public final class ContactIndex {
         Int(truncatingIfNeeded: id.low.multipliedFullWidth(by: UInt64(capacity)).high)
     }
 
-    /// Records that `id` names `contact` in `team` (or a contact filtered out by `--as-of`).
+    /// Records that `id` names `contact` in `team`, or a contact of `team` filtered out by
+    /// `--as-of`, whose `contact` is then (0, the team's stable hash): between two entries for
+    /// one id, the smaller `contact` wins, a choice that needs nothing but the entries.
     public func add(id: Key128, contact: Key128, team: UInt32, filtered: Bool = false) {
         if count * 4 >= capacity * 3 { grow() }
         var i = home(id)
@@ -58,7 +57,7 @@ public final class ContactIndex {
             if s.pointee.id == id {
                 let replace = s.pointee.filtered != filtered
                     ? s.pointee.filtered
-                    : (teamHash(team), contact) < (teamHash(s.pointee.team), s.pointee.contact)
+                    : contact < s.pointee.contact
                 if replace { s.pointee = Entry(id: id, contact: contact, team: team, filtered: filtered) }
                 return
             }

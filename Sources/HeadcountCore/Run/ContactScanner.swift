@@ -26,22 +26,39 @@ struct ScannedRow {
     var reason: RejectReason
     /// false for a row whose team could not be read (malformed, or an invalid team id).
     var hasTeam: Bool
+    /// The team's index, once the counting thread has interned it (for the contact index).
+    var teamIndex: UInt32 = 0
 
     static let fixedTeam = UInt32.max
     static let none = UInt32.max
+}
+
+/// A membership row after the join.
+struct JoinedRow {
+    var contact: Key128
+    var audienceHash: UInt64
+    var team: UInt32
+    /// The reject reason; nil for a row counted or filtered.
+    var outcome: RejectReason?
+    var filtered: Bool
 }
 
 /// A batch of scanned rows and the bytes they point into; reused.
 final class RowBatch {
     static let capacity = 2048
     let rows = UnsafeMutablePointer<ScannedRow>.allocate(capacity: RowBatch.capacity)
+    /// Membership rows joined to their contacts (by `IndexStage`).
+    let joined = UnsafeMutablePointer<JoinedRow>.allocate(capacity: RowBatch.capacity)
     var count = 0
     private var arena = ByteArena()
     /// Stored bytes of the file consumed when the batch was closed.
     var position = 0
+    /// The share of the contacts read when the batch was counted (for the contact index's growth).
+    var progress = 0.0
 
     deinit {
         rows.deallocate()
+        joined.deallocate()
         arena.deallocate()
     }
 
@@ -129,9 +146,9 @@ final class ContactScanner {
     private var empty: [RowBatch] = (0..<ContactScanner.depth).map { _ in RowBatch() }
     private var cancelled = false
 
-    /// Starts scanning `input`; its batches and its end go to `queue` under `lane`.
-    init(input: OpenedInput, columns: Columns, lane: Int, queue: ScanQueue) {
-        let thread = Thread { [self] in self.scan(input, columns, lane, queue) }
+    /// Starts scanning `input`; its batches and its end go to `deliver` under `lane`.
+    init(input: OpenedInput, columns: Columns, lane: Int, deliver: @escaping (ScanQueue.Item) -> Void) {
+        let thread = Thread { [self] in self.scan(input, columns, lane, deliver) }
         thread.stackSize = 1 << 20
         thread.start()
     }
@@ -156,7 +173,7 @@ final class ContactScanner {
         condition.unlock()
     }
 
-    private func scan(_ input: OpenedInput, _ c: Columns, _ lane: Int, _ queue: ScanQueue) {
+    private func scan(_ input: OpenedInput, _ c: Columns, _ lane: Int, _ deliver: (ScanQueue.Item) -> Void) {
         let reader = input.reader
         let normalizer = EmailNormalizer()
         func takeEmpty() -> RowBatch? {
@@ -178,10 +195,10 @@ final class ContactScanner {
             }
             if b.count > 0 || more {
                 b.position = input.bytesConsumed
-                queue.post(.batch(lane: lane, b))
+                deliver(.batch(lane: lane, b))
             }
             if !more {
-                queue.post(.end(lane: lane, failed))
+                deliver(.end(lane: lane, failed))
                 return
             }
         }

@@ -29,7 +29,8 @@ public final class ReportJob {
     private var teamContactRows: [Int] = []
     private var teamRejectedRows: [Int] = []
     private let counter: ContactCounter
-    private var contactIndex: ContactIndex?
+    /// The contact index and its thread, when memberships are joined.
+    private var indexStage: IndexStage?
     private var billing = BillingReport(quotas: nil, tiers: nil)
     /// Stored bytes of all contact files (0 when unknown: a pipe), and of those already read.
     private var contactBytes = 0
@@ -44,8 +45,7 @@ public final class ReportJob {
         let done = bytesDone + bytesInFlight
         if contactBytes > 0 && contacts {
             counter.noteProgress(Double(done) / Double(contactBytes))
-            counter.noteMemoryElsewhere(teams.bytes + audiences.bytes + (contactIndex?.bytes ?? 0))
-            contactIndex?.noteProgress(Double(done) / Double(contactBytes))
+            counter.noteMemoryElsewhere(teams.bytes + audiences.bytes + (indexStage?.bytes ?? 0))
         }
         configuration.progress?(ProgressSnapshot(bytesRead: done, totalBytes: allBytes, rows: rowsDone))
     }
@@ -74,6 +74,7 @@ public final class ReportJob {
             ActiveRun.register(database: config.historyPath!, runID: runID)
         }
         defer { ActiveRun.clear() }
+        defer { indexStage?.post(.stop) }
         do {
             return try count(history: history)
         } catch {
@@ -100,8 +101,7 @@ public final class ReportJob {
             }
         }
         if !memberships.isEmpty {
-            let teams = self.teams
-            contactIndex = ContactIndex(teamHash: { teams.hash(of: Int($0)) })
+            indexStage = IndexStage(index: ContactIndex(), teams: teams, audienceSeed: Self.audienceSeed)
             for input in contacts where input.columns.index[.contactID] == nil {
                 throw missingColumn(.contactID, in: input, why: " (needed to join --memberships)")
             }
@@ -208,7 +208,14 @@ public final class ReportJob {
             } else {
                 columns = membershipColumns(inputs[i])
             }
-            scanners[i] = ContactScanner(input: inputs[i], columns: columns, lane: i, queue: queue)
+            if let indexStage, inputs[i].stats.role == .memberships {
+                // Joined on the index thread on their way here.
+                scanners[i] = ContactScanner(input: inputs[i], columns: columns, lane: i) {
+                    indexStage.post(.join($0, to: queue))
+                }
+            } else {
+                scanners[i] = ContactScanner(input: inputs[i], columns: columns, lane: i, deliver: queue.post)
+            }
             started += 1
             open += 1
         }
@@ -226,7 +233,13 @@ public final class ReportJob {
                 positions[i] = batch.position
                 rowsDone += batch.count
                 noteProgress(contacts: input.stats.role == .contacts)
-                scanners[i]!.recycle(batch)
+                if let indexStage, input.stats.role == .contacts {
+                    // The index thread adds the batch's contact ids, then recycles it.
+                    batch.progress = contactBytes > 0 ? Double(bytesDone + bytesInFlight) / Double(contactBytes) : 0
+                    indexStage.post(.add(batch, scanners[i]!))
+                } else {
+                    scanners[i]!.recycle(batch)
+                }
             case .end(let i, let error):
                 if let error { throw error }
                 inputs[i].finish()
@@ -253,7 +266,7 @@ public final class ReportJob {
         let columns = ContactScanner.Columns(
             width: cols.header.count, email: cols.index[.email]!, team: cols.index[.team],
             audience: cols.index[.audience], unsubscribed: cols.index[.unsubscribed],
-            contactID: contactIndex == nil ? nil : cols.index[.contactID], created: cols.index[.created],
+            contactID: indexStage == nil ? nil : cols.index[.contactID], created: cols.index[.created],
             asOf: configuration.asOf,
             fixedTeamHash: defaultTeam.withUnsafeBytes { ByteInterner.stableHash($0, seed: Self.teamSeed) })
         return (columns, fixedTeam)
@@ -278,6 +291,7 @@ public final class ReportJob {
                     team = teams.lookup(bytes, hash: row.teamHash) ?? internNewTeam(bytes, hash: row.teamHash)
                 }
                 teamContactRows[team] += 1
+                batch.rows[i].teamIndex = UInt32(team)   // for the contact index
             }
             switch row.outcome {
             case .rejected:
@@ -287,10 +301,6 @@ public final class ReportJob {
                                 raw: batch.bytes(row.rawOffset, row.rawLength), hasTeam: team >= 0)
             case .filtered:
                 stats.rowsFiltered += 1
-                if let contactIndex, row.contact.low != 0 || row.contact.high != 0 {
-                    contactIndex.add(id: row.contact, contact: Key128(low: 0, high: 0), team: UInt32(team),
-                                     filtered: true)
-                }
             case .counted:
                 var audience = noAudience
                 if row.audienceLength != ScannedRow.none {
@@ -299,22 +309,18 @@ public final class ReportJob {
                                       ?? audiences.intern(bytes, owner: UInt32(team), hash: row.audienceHash))
                 }
                 counter.insert(row.key, team: UInt32(team), audience: audience, flags: RecordFlags(rawValue: row.flags))
-                if let contactIndex, row.contact.low != 0 || row.contact.high != 0 {
-                    contactIndex.add(id: row.contact, contact: row.key, team: UInt32(team))
-                }
                 stats.rowsCounted += 1
             }
         }
     }
 
-    /// Prefetches the table slots a row will use `prefetchAhead` rows before it is counted: the
-    /// id tables outgrow L2 and the contact index the caches, and this keeps several misses in
-    /// flight at once instead of one at a time.
+    /// Prefetches the id-table slots a row will use `prefetchAhead` rows before it is counted:
+    /// the tables outgrow L2, and this keeps several misses in flight at once instead of one at
+    /// a time.
     @inline(__always)
     private func prefetchSlots(_ row: ScannedRow) {
         teams.prefetch(row.teamHash)
         audiences.prefetch(row.audienceHash)
-        if let contactIndex, row.contact.low != 0 || row.contact.high != 0 { contactIndex.prefetch(row.contact) }
     }
     static let prefetchAhead = 16
 
@@ -336,47 +342,30 @@ public final class ReportJob {
             memberships: true)
     }
 
-    /// Joins one batch of membership rows to the contacts and counts them.
+    /// Counts one batch of membership rows, joined to their contacts on the index thread.
     private func countMemberships(_ batch: RowBatch, _ input: OpenedInput, lane: Int, rejects: RejectLog) throws {
         let stats = input.stats
-        let index = contactIndex!
         let path = input.path
-        for i in 0..<min(Self.prefetchAhead, batch.count) { prefetchSlots(batch.rows[i]) }
+        let joined = batch.joined
+        stats.rowsRead += batch.count
+        for i in 0..<min(Self.prefetchAhead, batch.count) { audiences.prefetch(joined[i].audienceHash) }
         for i in 0..<batch.count {
-            if i + Self.prefetchAhead < batch.count { prefetchSlots(batch.rows[i + Self.prefetchAhead]) }
-            let row = batch.rows[i]
-            stats.rowsRead += 1
-            let reason: RejectReason?
-            if row.outcome == .rejected {
-                reason = row.reason
-            } else if let contact = index.lookup(row.contact),
-                      row.teamLength == ScannedRow.fixedTeam
-                        || teams.lookup(batch.bytes(row.teamOffset, row.teamLength), hash: row.teamHash)
-                            == Int(contact.team) {
-                if contact.filtered {
-                    stats.rowsFiltered += 1
-                    reason = nil
-                } else if row.audienceLength == 0 {
-                    reason = .invalidValue
-                } else if row.flags == ContactScanner.invalidAudience {
-                    reason = .invalidUTF8
-                } else {
-                    let bytes = batch.bytes(row.audienceOffset, row.audienceLength)
-                    let h = ByteInterner.hash(bytes, ownerHash: teams.hash(of: Int(contact.team)),
-                                              seed: Self.audienceSeed)
-                    let audience = audiences.lookup(bytes, owner: contact.team, hash: h)
-                        ?? audiences.intern(bytes, owner: contact.team, hash: h)
-                    counter.insert(contact.contact, team: contact.team, audience: UInt32(audience), flags: [])
-                    stats.rowsCounted += 1
-                    reason = nil
-                }
-            } else {
-                reason = .unknownContact
-            }
-            if let reason {
+            if i + Self.prefetchAhead < batch.count { audiences.prefetch(joined[i + Self.prefetchAhead].audienceHash) }
+            let j = joined[i]
+            if j.filtered {
+                stats.rowsFiltered += 1
+            } else if let reason = j.outcome {
+                let row = batch.rows[i]
                 stats.rejected[reason, default: 0] += 1
                 try rejects.add(lane: lane, file: path, line: row.line, reason: reason,
                                 raw: batch.bytes(row.rawOffset, row.rawLength), hasTeam: true)
+            } else {
+                let row = batch.rows[i]
+                let bytes = batch.bytes(row.audienceOffset, row.audienceLength)
+                let audience = audiences.lookup(bytes, owner: j.team, hash: j.audienceHash)
+                    ?? audiences.intern(bytes, owner: j.team, hash: j.audienceHash)
+                counter.insert(j.contact, team: j.team, audience: UInt32(audience), flags: [])
+                stats.rowsCounted += 1
             }
         }
     }
