@@ -25,12 +25,12 @@ let package = Package(
         ),
         // ISA-L's inflater when libisal-dev is installed (loaded at run time); zlib otherwise.
         .systemLibrary(name: "CISAL"),
-        // The compiler's prefetch hint, for the hash-table loops (header only).
-        .systemLibrary(name: "CPrefetch"),
+        // CPU instructions Swift cannot spell (prefetch, SSE2 byte compares), header only.
+        .systemLibrary(name: "CIntrinsics"),
         .target(
             name: "HeadcountCore",
             dependencies: [
-                "CZlib", "CSQLite", "CISAL", "CPrefetch",
+                "CZlib", "CSQLite", "CISAL", "CIntrinsics",
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]

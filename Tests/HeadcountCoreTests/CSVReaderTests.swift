@@ -9,6 +9,28 @@ import Testing
         #expect(r.lines == [2, 3])
     }
 
+    /// Unquoted rows go through the 64-byte mask path and fall back to the field-by-field
+    /// parser at a quote or near the end of the bytes in hand; both must split alike. Rows of
+    /// every length around the 64-byte blocks, a quote inside a field (literal there) early
+    /// and late, CRLF, empty fields, read in pieces of every kind.
+    @Test func maskPathAndFieldPathSplitAlike() throws {
+        var text = "a,b,c,d\n"
+        var expected: [[String]] = []
+        for length in 0..<150 {
+            var fields = ["f\(length)", String(repeating: "x", count: length), "", "tail"]
+            if length % 7 == 3 { fields[1] = String(repeating: "y", count: length / 2) + "q\"uote" }
+            if length % 11 == 5 { fields[3] = "la\"te" + String(repeating: "z", count: length) }
+            text += fields.joined(separator: ",") + (length % 3 == 0 ? "\r\n" : "\n")
+            expected.append(fields)
+        }
+        for step in [1, 5, 63, 64, 65, 1000, Int.max] {
+            let r = try records(text, step: step)
+            #expect(r.header == ["a", "b", "c", "d"])
+            #expect(r.rows == expected, "step \(step)")
+            #expect(r.lines == Array(2...151), "step \(step)")
+        }
+    }
+
     @Test func quotesDoubledQuotesDelimitersAndNewlinesInside() throws {
         let r = try records("h1,h2\n\"a,b\",\"say \"\"hi\"\"\"\n\"multi\nline\",x\nlast,\"\"\n")
         #expect(r.rows == [["a,b", "say \"hi\""], ["multi\nline", "x"], ["last", ""]])

@@ -1,4 +1,4 @@
-import CPrefetch
+import CIntrinsics
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

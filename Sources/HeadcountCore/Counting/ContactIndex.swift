@@ -1,4 +1,4 @@
-import CPrefetch
+import CIntrinsics
 
 /// Maps contact ids to the contact they name, for joining memberships.
 ///

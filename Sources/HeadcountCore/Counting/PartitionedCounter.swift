@@ -1,4 +1,4 @@
-import CPrefetch
+import CIntrinsics
 import Foundation
 
 /// An exact counter: one open-addressing table of global contacts per hash
