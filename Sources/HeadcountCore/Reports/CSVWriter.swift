@@ -17,6 +17,36 @@ public struct CSVWriter {
         row(fields.map { Array($0.utf8) })
     }
 
+    private var inRow = false
+
+    /// Appends one field to the current row (large reports build rows field by field,
+    /// without an array per row or a string per number).
+    public mutating func field<S: Sequence>(_ f: S) where S.Element == UInt8 {
+        if inRow { bytes.append(0x2C) }
+        inRow = true
+        Self.appendField(f, to: &bytes)
+    }
+
+    /// Appends a whole number as a field.
+    public mutating func field(_ n: Int) {
+        if inRow { bytes.append(0x2C) }
+        inRow = true
+        if n < 0 { bytes.append(0x2D) }
+        var v = n.magnitude
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(truncatingIfNeeded: v % 10) + 0x30)
+            v /= 10
+        } while v > 0
+        bytes[start...].reverse()
+    }
+
+    /// Ends the current row.
+    public mutating func endRow() {
+        bytes.append(0x0A)
+        inRow = false
+    }
+
     public static func appendField<S: Sequence>(_ field: S, to out: inout [UInt8]) where S.Element == UInt8 {
         let needsQuotes = field.contains { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }
         if !needsQuotes {

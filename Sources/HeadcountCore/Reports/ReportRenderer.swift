@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Renders `teams.csv`, `audiences.csv` and `summary.json` from `ReportData`.
 public enum ReportRenderer {
     public static let teamsHeader = ["team_id", "contact_rows", "audiences", "legacy_contacts",
@@ -9,20 +11,23 @@ public enum ReportRenderer {
     /// Stages the requested report files in `out`; returns their names.
     public static func stage(_ data: ReportData, formats: [ReportFormat], in out: OutputFolder,
                              keepRejects: Bool) throws -> [String] {
-        var files: [String] = []
+        var jobs: [(name: String, render: () -> [UInt8])] = []
         if formats.contains(.csv) {
-            try out.write("teams.csv", teamsCSV(data.teams, extraHeader: data.extraHeader))
-            try out.write("audiences.csv", audiencesCSV(data.audiences))
-            files += ["teams.csv", "audiences.csv"]
+            jobs.append(("teams.csv", { teamsCSV(data.teams, extraHeader: data.extraHeader) }))
+            jobs.append(("audiences.csv", { audiencesCSV(data.audiences) }))
         }
-        if formats.contains(.json) {
-            try out.write("summary.json", summaryJSON(data))
-            files.append("summary.json")
+        if formats.contains(.json) { jobs.append(("summary.json", { summaryJSON(data) })) }
+        if formats.contains(.html) { jobs.append(("report.html", { Array(HTMLReport.render(data).utf8) })) }
+        // The files are independent: rendered side by side, written in order.
+        let rendered = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: jobs.count)
+        rendered.initialize(repeating: [])
+        defer {
+            _ = rendered.deinitialize()
+            rendered.deallocate()
         }
-        if formats.contains(.html) {
-            try out.write("report.html", Array(HTMLReport.render(data).utf8))
-            files.append("report.html")
-        }
+        DispatchQueue.concurrentPerform(iterations: jobs.count) { rendered[$0] = jobs[$0].render() }
+        for (k, job) in jobs.enumerated() { try out.write(job.name, rendered[k]) }
+        var files = jobs.map(\.name)
         if keepRejects {
             files.append("rejects.csv")
         } else {
@@ -36,16 +41,18 @@ public enum ReportRenderer {
         var w = CSVWriter()
         w.row(teamsHeader + extraHeader)
         for t in teams {
-            var fields: [[UInt8]] = [t.teamID]
-            for n in [t.contactRows, t.audiences, t.legacyContacts, t.globalContacts, t.duplicateRecords] {
-                fields.append(Array(String(n).utf8))
-            }
-            fields.append(Array(t.reductionPct.utf8))
-            for n in [t.unsubscribedContacts, t.contactsWithoutAudience, t.rejectedRows] {
-                fields.append(Array(String(n).utf8))
-            }
-            for f in t.extra { fields.append(Array(f.utf8)) }
-            w.row(fields)
+            w.field(t.teamID)
+            w.field(t.contactRows)
+            w.field(t.audiences)
+            w.field(t.legacyContacts)
+            w.field(t.globalContacts)
+            w.field(t.duplicateRecords)
+            w.field(t.reductionPct.utf8)
+            w.field(t.unsubscribedContacts)
+            w.field(t.contactsWithoutAudience)
+            w.field(t.rejectedRows)
+            for f in t.extra { w.field(f.utf8) }
+            w.endRow()
         }
         return w.bytes
     }
@@ -54,8 +61,12 @@ public enum ReportRenderer {
         var w = CSVWriter()
         w.row(audiencesHeader)
         for a in audiences {
-            w.row([a.teamID, a.audienceID, Array(String(a.contacts).utf8), Array(String(a.sharedContacts).utf8),
-                   Array(String(a.exclusiveContacts).utf8)])
+            w.field(a.teamID)
+            w.field(a.audienceID)
+            w.field(a.contacts)
+            w.field(a.sharedContacts)
+            w.field(a.exclusiveContacts)
+            w.endRow()
         }
         return w.bytes
     }
