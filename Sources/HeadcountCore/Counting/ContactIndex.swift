@@ -2,11 +2,17 @@ import CIntrinsics
 
 /// Maps contact ids to the contact they name, for joining memberships.
 ///
-/// Keyed by a 128-bit hash of the contact id; holds the contact's key (team +
-/// normalised email) and team: 40 bytes an entry, at most 3/4 full. When one
-/// contact id appears on several rows, the entry kept is the counted one
-/// (over one filtered by `--as-of`), then the one with the smallest key, so
-/// the join does not depend on the order the files are read in.
+/// Two stores behind one interface. Contact ids written as plain decimal numbers (no sign,
+/// no leading zero, at most 18 digits: what platforms' dumps hold) are their own key: the
+/// entry for id n sits at position n of a dense array of 24-byte entries, with no hashing,
+/// no probing and no possible collision, and a dump whose ids count up from 1 fills it in
+/// order. Other ids are keyed by a 128-bit hash in an open-addressing table of 40-byte
+/// entries, at most 3/4 full; so are numbers too large for the dense array to stay at
+/// most about half empty. Each id lives in one store only: the one it was first added to.
+///
+/// When one contact id appears on several rows, the entry kept is the counted one (over one
+/// filtered by `--as-of`), then the one with the smallest key, so the join does not depend
+/// on the order the files are read in.
 public final class ContactIndex {
     struct Entry {
         var id: Key128
@@ -16,26 +22,65 @@ public final class ContactIndex {
         var filtered: Bool
     }
 
+    struct DenseEntry {
+        var contact: Key128
+        var team: UInt32
+        /// 0: empty; `counted` or `filtered`.
+        var state: UInt8
+    }
+
+    static let counted: UInt8 = 1
+    static let filteredState: UInt8 = 2
+
     /// Seed of the contact-id hash; fixed so that runs are reproducible.
     static let seed: UInt64 = 0x636f_6e74_6163_7473
+    /// The `high` word of the key of a decimal id, whose `low` word is the number itself.
+    /// A hashed key never has it (`key(of:)`), so the two kinds of key cannot meet.
+    static let decimalMark: UInt64 = 0x6465_6369_6d61_6c21
+
     private var slots: UnsafeMutablePointer<Entry>
     private var capacity: Int
-    public private(set) var count = 0
-    /// Bytes held by the slots.
-    public var bytes: Int { capacity * MemoryLayout<Entry>.stride }
+    private var hashed = 0
+    private var dense: UnsafeMutablePointer<DenseEntry>?
+    private var denseCapacity = 0
+    private var denseCount = 0
+    /// Whether some decimal id went to the hashed table (its number was too large then).
+    private var decimalsHashed = false
+
+    /// Ids held.
+    public var count: Int { hashed + denseCount }
+    /// Bytes held by both stores.
+    public var bytes: Int { capacity * MemoryLayout<Entry>.stride + denseCapacity * MemoryLayout<DenseEntry>.stride }
     /// The share of the contacts read so far; tables grow to the projected final size.
     private var progress: Double = 0
 
-    public init(expected: Int = 1 << 16) {
+    public init(expected: Int = 1 << 10) {
         capacity = max(1024, expected * 4 / 3 + 1)
         slots = PageMemory.allocate(Entry.self, count: capacity)
     }
 
-    deinit { PageMemory.free(slots, count: capacity) }
+    deinit {
+        PageMemory.free(slots, count: capacity)
+        if let dense { PageMemory.free(dense, count: denseCapacity) }
+    }
 
+    /// The key of a contact id: the number itself for a plain decimal, else a 128-bit hash.
     @inline(__always)
     public static func key(of contactID: UnsafeRawBufferPointer) -> Key128 {
-        ByteHash.hash128(contactID, seed: seed)
+        let n = contactID.count
+        if n > 0 && n <= 18 && contactID[0] != 0x30 || n == 1 {
+            var v: UInt64 = 0
+            var decimal = true
+            for c in contactID {
+                let d = c &- 0x30
+                if d > 9 { decimal = false; break }
+                v = v &* 10 &+ UInt64(d)
+            }
+            if decimal { return Key128(low: v, high: decimalMark) }
+        }
+        var k = ByteHash.hash128(contactID, seed: seed)
+        if k.high == decimalMark { k.high ^= 1 }
+        return k
     }
 
     /// Tells the index how much of the contacts has been read (0...1).
@@ -50,7 +95,55 @@ public final class ContactIndex {
     /// `--as-of`, whose `contact` is then (0, the team's stable hash): between two entries for
     /// one id, the smaller `contact` wins, a choice that needs nothing but the entries.
     public func add(id: Key128, contact: Key128, team: UInt32, filtered: Bool = false) {
-        if count * 4 >= capacity * 3 { grow() }
+        if id.high == Self.decimalMark, let e = denseEntry(for: id.low) {
+            let state = filtered ? Self.filteredState : Self.counted
+            if e.pointee.state == 0 {
+                denseCount += 1
+                e.pointee = DenseEntry(contact: contact, team: team, state: state)
+            } else if e.pointee.state != state ? e.pointee.state == Self.filteredState : contact < e.pointee.contact {
+                e.pointee = DenseEntry(contact: contact, team: team, state: state)
+            }
+            return
+        }
+        if id.high == Self.decimalMark { decimalsHashed = true }
+        addHashed(id: id, contact: contact, team: team, filtered: filtered)
+    }
+
+    /// The dense entry of decimal id `n`, growing the array when that keeps it at most about
+    /// half empty; nil when `n` belongs to the hashed table (too large, or already there).
+    @inline(__always)
+    private func denseEntry(for n: UInt64) -> UnsafeMutablePointer<DenseEntry>? {
+        if n < UInt64(denseCapacity), let dense {
+            let e = dense + Int(n)
+            if e.pointee.state == 0 && decimalsHashed && lookupHashed(Key128(low: n, high: Self.decimalMark)) != nil {
+                return nil
+            }
+            return e
+        }
+        // Ids past the array: grow it if the ids expected by the end would fill at least half
+        // of it (ids in random order reach the top early, so the bound looks ahead).
+        let wanted = Int(n) + 1
+        let expected = progress > 0.01 && progress < 1 ? Double(count) / progress : Double(count)
+        guard n < 1 << 40, Double(wanted) <= 2 * expected + 65536 else { return nil }
+        if decimalsHashed && lookupHashed(Key128(low: n, high: Self.decimalMark)) != nil { return nil }
+        growDense(to: wanted)
+        return dense! + Int(n)
+    }
+
+    private func growDense(to wanted: Int) {
+        let factor = progress > 0.01 && progress < 1 ? min(max(1.15 / progress, 1.5), 16) : 2
+        let newCapacity = max(wanted, Int(Double(max(denseCapacity, 1 << 16)) * factor))
+        let bigger = PageMemory.allocate(DenseEntry.self, count: newCapacity)
+        if let dense {
+            bigger.update(from: dense, count: denseCapacity)
+            PageMemory.free(dense, count: denseCapacity)
+        }
+        dense = bigger
+        denseCapacity = newCapacity
+    }
+
+    private func addHashed(id: Key128, contact: Key128, team: UInt32, filtered: Bool) {
+        if hashed * 4 >= capacity * 3 { grow() }
         var i = home(id)
         while true {
             let s = slots + i
@@ -63,7 +156,7 @@ public final class ContactIndex {
             }
             if s.pointee.id.low == 0 && s.pointee.id.high == 0 {
                 s.pointee = Entry(id: id, contact: contact, team: team, filtered: filtered)
-                count += 1
+                hashed += 1
                 return
             }
             i += 1
@@ -71,16 +164,32 @@ public final class ContactIndex {
         }
     }
 
-    /// Asks for the cache line where `id` starts probing, a few rows before it is added or
+    /// Asks for the cache line where `id` will be found, a few rows before it is added or
     /// looked up: the index is far larger than the caches, and this keeps misses in flight.
     @inline(__always)
     public func prefetch(_ id: Key128) {
-        headcount_prefetch(slots + home(id))
+        if id.high == Self.decimalMark && id.low < UInt64(denseCapacity) {
+            headcount_prefetch(dense! + Int(id.low))
+        } else {
+            headcount_prefetch(slots + home(id))
+        }
     }
 
     /// The contact and team that `id` names, if it was added.
     @inline(__always)
     public func lookup(_ id: Key128) -> (contact: Key128, team: UInt32, filtered: Bool)? {
+        if id.high == Self.decimalMark {
+            if id.low < UInt64(denseCapacity) {
+                let e = dense![Int(id.low)]
+                if e.state != 0 { return (e.contact, e.team, e.state == Self.filteredState) }
+            }
+            if !decimalsHashed { return nil }
+        }
+        return lookupHashed(id)
+    }
+
+    @inline(__always)
+    private func lookupHashed(_ id: Key128) -> (contact: Key128, team: UInt32, filtered: Bool)? {
         var i = home(id)
         while true {
             let s = slots[i]
