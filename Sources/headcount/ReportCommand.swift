@@ -72,10 +72,11 @@ extension Headcount {
         @Option(help: ArgumentHelp("Header of the audience column.", valueName: "name"))
         var audienceColumn: String?
 
-        @Option(help: ArgumentHelp("Worker threads (default: the number of cores).", valueName: "N"))
+        @Option(help: ArgumentHelp("Input files read at once, each on its own inflating and scanning threads "
+                                   + "(default: the number of cores). Never changes the reports.", valueName: "N"))
         var threads: Int?
 
-        @Option(help: ArgumentHelp("Memory for the counting structures before they spill to disk, e.g. 256MiB, 4GiB (default 1GiB).",
+        @Option(help: ArgumentHelp("Memory for the counting, id and contact tables before counting spills to disk, e.g. 256MiB, 4GiB (default 1GiB).",
                                    valueName: "size"))
         var memoryLimit: String = "1GiB"
 
