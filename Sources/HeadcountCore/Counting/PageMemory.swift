@@ -16,8 +16,13 @@ import Darwin
 enum PageMemory {
     static let hugePage = 2 << 20
 
+    static let page = 4096
+
+    /// Mappings are whole pages.
+    static func length(_ count: Int, _ stride: Int) -> Int { (max(1, count * stride) + page - 1) & ~(page - 1) }
+
     static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
-        let bytes = max(1, count * MemoryLayout<T>.stride)
+        let bytes = length(count, MemoryLayout<T>.stride)
         let huge = bytes >= hugePage
         let mapped = huge ? bytes + hugePage : bytes
         guard let p = mmap(nil, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED
@@ -40,6 +45,6 @@ enum PageMemory {
     }
 
     static func free<T>(_ pointer: UnsafeMutablePointer<T>, count: Int) {
-        munmap(UnsafeMutableRawPointer(pointer), max(1, count * MemoryLayout<T>.stride))
+        munmap(UnsafeMutableRawPointer(pointer), length(count, MemoryLayout<T>.stride))
     }
 }

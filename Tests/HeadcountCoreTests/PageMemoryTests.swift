@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+@testable import HeadcountCore
+
+@Suite struct PageMemoryTests {
+    /// Virtual memory of this process in KiB (Linux).
+    func virtualKiB() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmSize:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+        }
+        return nil
+    }
+
+    @Test func tablesArriveZeroedAlignedAndGoBackWhole() throws {
+        // Sizes that are not whole pages, below and above the 2 MiB huge-page threshold.
+        for count in [1, 4095, 4097, (2 << 20) - 3, (3 << 20) + 5] {
+            let p = PageMemory.allocate(UInt8.self, count: count)
+            if count >= 2 << 20 { #expect(UInt(bitPattern: p) % UInt(2 << 20) == 0) }
+            #expect((0..<count).allSatisfy { p[$0] == 0 })
+            p.update(repeating: 0xAB, count: count)
+            PageMemory.free(p, count: count)
+        }
+        // Nothing is left mapped: a thousand tables of 3 MiB + 5 bytes come and go.
+        let before = try #require(virtualKiB())
+        for _ in 0..<1000 {
+            let p = PageMemory.allocate(UInt8.self, count: (3 << 20) + 5)
+            p[0] = 1
+            PageMemory.free(p, count: (3 << 20) + 5)
+        }
+        let after = try #require(virtualKiB())
+        #expect(after - before < 64 << 10, "virtual memory grew by \(after - before) KiB")
+    }
+}
