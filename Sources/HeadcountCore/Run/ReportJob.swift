@@ -28,7 +28,9 @@ public final class ReportJob {
     private let audiences = ByteInterner(seed: audienceSeed)
     private var teamContactRows: [Int] = []
     private var teamRejectedRows: [Int] = []
-    private let counter: ContactCounter
+    /// The concrete type, not `ContactCounter`: a call through the protocol is not inlined,
+    /// and the per-row insert through it cost 5-8% of a run.
+    private let counter: PartitionedCounter
     /// The contact index and its thread, when memberships are joined.
     private var indexStage: IndexStage?
     private var billing = BillingReport(quotas: nil, tiers: nil)
@@ -50,7 +52,7 @@ public final class ReportJob {
         configuration.progress?(ProgressSnapshot(bytesRead: done, totalBytes: allBytes, rows: rowsDone))
     }
 
-    public init(configuration: ReportConfiguration, counter: ContactCounter? = nil) {
+    public init(configuration: ReportConfiguration, counter: PartitionedCounter? = nil) {
         self.configuration = configuration
         self.counter = counter ?? PartitionedCounter(memoryLimit: configuration.memoryLimit,
                                                      temporaryDirectory: configuration.temporaryDirectory,
