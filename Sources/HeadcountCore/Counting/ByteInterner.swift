@@ -106,7 +106,8 @@ public final class ByteInterner {
 
     /// The hash of `key` under an owner known by its own hash (a team's `hash(of:)`), computable
     /// on another thread before the owner has an index. A table must see one convention:
-    /// either every call passes `hash:` from here, or none does.
+    /// either every call passes `hash:` from here, or none does (for owner 0 and owner hash 0,
+    /// as in the team table, the two agree).
     @inline(__always)
     public static func hash(_ key: UnsafeRawBufferPointer, ownerHash: UInt64, seed: UInt64) -> UInt64 {
         hash(key, seed: seed ^ ownerHash)
