@@ -15,8 +15,8 @@ extension ByteStream: ChunkSource {}
 public final class PrefetchingReader: ChunkSource {
     /// Bytes per chunk: big enough to amortise the hand-off, small enough to stay in L2/L3.
     public static let defaultChunkSize = 1 << 20
-    /// Chunks in flight between the two threads.
-    public static let defaultDepth = 4
+    /// Chunks in flight between the two threads (16 MiB: see `ContactScanner.depth`).
+    public static let defaultDepth = 16
 
     private final class Chunk {
         let memory: UnsafeMutableRawBufferPointer

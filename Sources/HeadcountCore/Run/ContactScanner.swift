@@ -139,8 +139,10 @@ final class ContactScanner {
     /// In a membership row's `flags`: the audience id is not valid UTF-8.
     static let invalidAudience: UInt32 = 1
 
-    /// Batches in flight per file.
-    static let depth = 4
+    /// Batches in flight per file: 32 (65,536 rows, a few MB) absorb a scheduler time slice
+    /// when three threads share two cores; with 4, the stage that kept running soon found
+    /// the next one's queue full or empty and a core sat idle (M: 7% slower).
+    static let depth = 32
 
     private let condition = NSCondition()
     private var empty: [RowBatch] = (0..<ContactScanner.depth).map { _ in RowBatch() }
