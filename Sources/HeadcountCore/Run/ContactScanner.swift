@@ -77,16 +77,8 @@ final class RowBatch {
     }
 }
 
-/// Where the scanners of the files being read hand their batches to the counting thread:
-/// one queue, so that the counting thread takes whichever file's batch is ready. Batches
-/// of one file arrive in order, followed by its `end`.
-final class ScanQueue {
-    enum Item {
-        case batch(lane: Int, RowBatch)
-        /// The file of `lane` was read to its end, or failed.
-        case end(lane: Int, Error?)
-    }
-
+/// A first-in, first-out queue between threads; `take` waits for an item.
+final class BlockingQueue<Item> {
     private let condition = NSCondition()
     private var items: [Item] = []
     private var head = 0
@@ -112,6 +104,18 @@ final class ScanQueue {
         return item
     }
 }
+
+/// What a file's scanner hands on: a batch of rows, then the end of the file.
+enum ScanItem {
+    case batch(lane: Int, RowBatch)
+    /// The file of `lane` was read to its end, or failed.
+    case end(lane: Int, Error?)
+}
+
+/// Where the scanners of the files being read hand their batches to the counting thread:
+/// one queue, so that the counting thread takes whichever file's batch is ready. Batches
+/// of one file arrive in order, followed by its `end`.
+typealias ScanQueue = BlockingQueue<ScanItem>
 
 /// Scans one file on its own thread: CSV fields, validation, the `--as-of`
 /// filter, the email key and its 128-bit hash, a batch of rows at a time. The
@@ -149,7 +153,7 @@ final class ContactScanner {
     private var cancelled = false
 
     /// Starts scanning `input`; its batches and its end go to `deliver` under `lane`.
-    init(input: OpenedInput, columns: Columns, lane: Int, deliver: @escaping (ScanQueue.Item) -> Void) {
+    init(input: OpenedInput, columns: Columns, lane: Int, deliver: @escaping (ScanItem) -> Void) {
         let thread = Thread { [self] in self.scan(input, columns, lane, deliver) }
         thread.stackSize = 1 << 20
         thread.start()
@@ -175,7 +179,7 @@ final class ContactScanner {
         condition.unlock()
     }
 
-    private func scan(_ input: OpenedInput, _ c: Columns, _ lane: Int, _ deliver: (ScanQueue.Item) -> Void) {
+    private func scan(_ input: OpenedInput, _ c: Columns, _ lane: Int, _ deliver: (ScanItem) -> Void) {
         let reader = input.reader
         let normalizer = EmailNormalizer()
         func takeEmpty() -> RowBatch? {

@@ -12,16 +12,15 @@ import Foundation
 final class IndexStage {
     enum Work {
         case add(RowBatch, ContactScanner)
-        case join(ScanQueue.Item, to: ScanQueue)
+        case join(ScanItem, to: ScanQueue)
         case stop
     }
 
     private let index: ContactIndex
     private let teams: ByteInterner
     private let audienceSeed: UInt64
-    private let condition = NSCondition()
-    private var work: [Work] = []
-    private var head = 0
+    private let work = BlockingQueue<Work>()
+    private let lock = NSLock()
     private var heldBytes = 0
 
     init(index: ContactIndex, teams: ByteInterner, audienceSeed: UInt64) {
@@ -34,43 +33,25 @@ final class IndexStage {
         thread.start()
     }
 
-    func post(_ item: Work) {
-        condition.lock()
-        work.append(item)
-        condition.signal()
-        condition.unlock()
-    }
+    func post(_ item: Work) { work.post(item) }
 
     /// Bytes the index holds, as of the last batch.
     var bytes: Int {
-        condition.lock()
-        defer { condition.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return heldBytes
-    }
-
-    private func take() -> Work {
-        condition.lock()
-        defer { condition.unlock() }
-        while head == work.count { condition.wait() }
-        let item = work[head]
-        head += 1
-        if head == work.count {
-            work.removeAll(keepingCapacity: true)
-            head = 0
-        }
-        return item
     }
 
     private func run() {
         while true {
-            switch take() {
+            switch work.take() {
             case .stop:
                 return
             case .add(let batch, let scanner):
                 add(batch)
-                condition.lock()
+                lock.lock()
                 heldBytes = index.bytes
-                condition.unlock()
+                lock.unlock()
                 scanner.recycle(batch)
             case .join(let item, let output):
                 if case .batch(_, let batch) = item { join(batch) }
