@@ -47,8 +47,15 @@ struct JoinedRow {
 final class RowBatch {
     static let capacity = 2048
     let rows = UnsafeMutablePointer<ScannedRow>.allocate(capacity: RowBatch.capacity)
-    /// Membership rows joined to their contacts (by `IndexStage`).
-    let joined = UnsafeMutablePointer<JoinedRow>.allocate(capacity: RowBatch.capacity)
+    /// Membership rows joined to their contacts (by `IndexStage`); allocated on first use, so
+    /// that contact batches do not carry it.
+    var joined: UnsafeMutablePointer<JoinedRow> {
+        if let joinedRows { return joinedRows }
+        let j = UnsafeMutablePointer<JoinedRow>.allocate(capacity: RowBatch.capacity)
+        joinedRows = j
+        return j
+    }
+    private var joinedRows: UnsafeMutablePointer<JoinedRow>?
     var count = 0
     private var arena = ByteArena()
     /// Stored bytes of the file consumed when the batch was closed.
@@ -58,7 +65,7 @@ final class RowBatch {
 
     deinit {
         rows.deallocate()
-        joined.deallocate()
+        joinedRows?.deallocate()
         arena.deallocate()
     }
 
@@ -143,7 +150,7 @@ final class ContactScanner {
     /// In a membership row's `flags`: the audience id is not valid UTF-8.
     static let invalidAudience: UInt32 = 1
 
-    /// Batches in flight per file: 32 (65,536 rows, a few MB) absorb a scheduler time slice
+    /// Batches in flight per file: 32 (65,536 rows, about 9 MB) absorb a scheduler time slice
     /// when three threads share two cores; with 4, the stage that kept running soon found
     /// the next one's queue full or empty and a core sat idle (M: 7% slower).
     static let depth = 32
