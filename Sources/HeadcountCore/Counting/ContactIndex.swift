@@ -131,7 +131,7 @@ public final class ContactIndex {
     }
 
     private func growDense(to wanted: Int) {
-        let factor = progress > 0.01 && progress < 1 ? min(max(1.15 / progress, 1.5), 16) : 2
+        let factor = TableGrowth.factor(progress: progress)
         let newCapacity = max(wanted, Int(Double(max(denseCapacity, 1 << 16)) * factor))
         let bigger = PageMemory.allocate(DenseEntry.self, count: newCapacity)
         if let dense {
@@ -202,8 +202,7 @@ public final class ContactIndex {
 
     private func grow() {
         let old = slots, oldCapacity = capacity
-        // To the projected final size, with 15% to spare (see `PartitionedCounter.growthFactor`).
-        let factor = progress > 0.01 && progress < 1 ? min(max(1.15 / progress, 1.5), 16) : 2
+        let factor = TableGrowth.factor(progress: progress)
         capacity = Int(Double(oldCapacity) * factor)
         slots = PageMemory.allocate(Entry.self, count: capacity)
         for j in 0..<oldCapacity where old[j].id.low != 0 || old[j].id.high != 0 {

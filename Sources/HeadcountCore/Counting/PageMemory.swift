@@ -48,3 +48,14 @@ enum PageMemory {
         munmap(UnsafeMutableRawPointer(pointer), length(count, MemoryLayout<T>.stride))
     }
 }
+
+/// How much a full hash table grows: to the size the whole input is projected to need
+/// (1/progress; for distinct keys, which grow more slowly than rows, an upper bound), with
+/// 15% to spare, since a table that fills exactly at the end of the input would otherwise
+/// grow once more for nothing; at least 1.5×, at most 16×, and 2× while progress is unknown.
+enum TableGrowth {
+    static func factor(progress: Double) -> Double {
+        guard progress > 0.01 && progress < 1 else { return 2 }
+        return min(max(1.15 / progress, 1.5), 16)
+    }
+}

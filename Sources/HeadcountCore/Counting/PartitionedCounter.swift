@@ -57,18 +57,10 @@ public final class PartitionedCounter: ContactCounter {
 
         init(capacity: Int) {
             self.capacity = capacity
-            slots = Self.allocateSlots(capacity)
+            slots = PageMemory.allocate(Slot.self, count: capacity)
         }
 
-        deinit { Self.deallocateSlots(slots, capacity) }
-
-        static func allocateSlots(_ capacity: Int) -> UnsafeMutablePointer<Slot> {
-            PageMemory.allocate(Slot.self, count: capacity)
-        }
-
-        static func deallocateSlots(_ slots: UnsafeMutablePointer<Slot>, _ capacity: Int) {
-            PageMemory.free(slots, count: capacity)
-        }
+        deinit { PageMemory.free(slots, count: capacity) }
 
         /// Bytes held: the slots and the audience pool.
         var bytes: Int { capacity * MemoryLayout<Slot>.stride + pool.capacity * 8 }
@@ -130,7 +122,7 @@ public final class PartitionedCounter: ContactCounter {
         func grow(to newCapacity: Int) {
             let old = slots, oldCapacity = capacity
             capacity = newCapacity
-            slots = Self.allocateSlots(capacity)
+            slots = PageMemory.allocate(Slot.self, count: capacity)
             for j in 0..<oldCapacity {
                 let s = old[j]
                 if s.low == 0 && s.high == 0 { continue }
@@ -141,7 +133,7 @@ public final class PartitionedCounter: ContactCounter {
                 }
                 slots[i] = s
             }
-            Self.deallocateSlots(old, oldCapacity)
+            PageMemory.free(old, count: oldCapacity)
         }
 
         /// Calls `body` with each contact's slot and its audiences.
@@ -223,14 +215,8 @@ public final class PartitionedCounter: ContactCounter {
     /// Bytes of the run's other tables (ids, the contact index), counted against the limit.
     private var elsewhere = 0
 
-    /// How much a growing table grows: to the size the whole input is projected to need
-    /// (distinct contacts grow more slowly than rows, so 1/progress is an upper bound), with
-    /// 15% to spare: a table that fills exactly at the end of the input would otherwise
-    /// grow once more, for nothing.
-    private var growthFactor: Double {
-        guard progress > 0.01 && progress < 1 else { return 2 }
-        return min(max(1.15 / progress, 1.5), 16)
-    }
+    /// How much a growing table grows (`TableGrowth`).
+    private var growthFactor: Double { TableGrowth.factor(progress: progress) }
 
     @inline(__always)
     public func insert(_ key: Key128, team: UInt32, audience: UInt32, flags: RecordFlags) {

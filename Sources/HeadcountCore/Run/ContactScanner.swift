@@ -199,10 +199,7 @@ final class ContactScanner {
         while let b = takeEmpty() {
             let more: Bool
             do {
-                more = try fill(b, reader, c, normalizer)
-            } catch var e as HeadcountError {
-                if e.file == nil { e.file = input.path }
-                (failed, more) = (e, false)
+                more = try OpenedInput.located(input.path) { try fill(b, reader, c, normalizer) }
             } catch {
                 (failed, more) = (error, false)
             }

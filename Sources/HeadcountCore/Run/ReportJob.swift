@@ -542,12 +542,6 @@ final class OpenedInput {
         reader.limitStoredFields(to: header.count + 1)
     }
 
-    /// The next record; errors from below gain this file's path.
-    @inline(__always)
-    func next() throws -> CSVReader.Outcome {
-        try Self.located(path) { try reader.next() }
-    }
-
     /// Records the byte counts once the file has been read to its end.
     func finish() {
         stats.storedBytes = file.bytesRead
