@@ -7,7 +7,8 @@ import Testing
     func virtualKiB() -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix("VmSize:") {
-            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+            // "VmSize:\t  123456 kB"; wide numbers leave no space after the tab.
+            return Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" })[1])
         }
         return nil
     }
