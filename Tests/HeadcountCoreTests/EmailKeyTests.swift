@@ -64,6 +64,23 @@ import Testing
         #expect(key("ΣΩ@example.com") == key("σω@example.com"))
     }
 
+    /// The spelled-out set against Unicode's own properties, for every scalar.
+    @Test func whitespaceOrControlIsUnicodesWhiteSpaceAndCc() {
+        var disagreements: [UInt32] = []
+        for v in UInt32(0)...0x10FFFF {
+            guard let scalar = Unicode.Scalar(v) else { continue }   // surrogates
+            let unicode = scalar.properties.isWhitespace || scalar.properties.generalCategory == .control
+            if EmailNormalizer.isWhitespaceOrControl(v) != unicode { disagreements.append(v) }
+        }
+        #expect(disagreements == [])
+        // Inside a non-ASCII address, each of them rejects it.
+        for inside in ["\u{00A0}", "\u{0085}", "\u{009F}", "\u{1680}", "\u{2000}", "\u{200A}", "\u{2028}",
+                       "\u{2029}", "\u{202F}", "\u{205F}", "\u{3000}", "\u{7F}", "\u{01}", " "] {
+            #expect(key("jo\(inside)sé@x.y") == "!invalid_email", "\(inside.debugDescription)")
+        }
+        #expect(key("jo\u{200B}sé@x.y") == "jo\u{200B}sé@x.y", "U+200B is not White_Space")
+    }
+
     @Test func keepsPlusTagsAndDots() {
         #expect(key("a.b+c@example.com") == "a.b+c@example.com")
         #expect(key("ab@example.com") != key("a.b@example.com"))

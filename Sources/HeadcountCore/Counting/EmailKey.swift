@@ -108,10 +108,8 @@ public final class EmailNormalizer {
     private func normalizeUnicode(_ bytes: UnsafeRawBufferPointer) -> Result {
         guard let text = String(validating: bytes, as: UTF8.self) else { return .invalid(.invalidUTF8) }
         if bytes.count > Self.maxBytes { return .invalid(.invalidEmail) }
-        for scalar in text.unicodeScalars {
-            if scalar.properties.isWhitespace || scalar.properties.generalCategory == .control {
-                return .invalid(.invalidEmail)
-            }
+        for scalar in text.unicodeScalars where Self.isWhitespaceOrControl(scalar.value) {
+            return .invalid(.invalidEmail)
         }
         guard let at = text.lastIndex(of: "@"), at != text.startIndex,
               text.index(after: at) != text.endIndex
@@ -123,6 +121,17 @@ public final class EmailNormalizer {
             return n
         }
         return .valid(UnsafeRawBufferPointer(start: output.baseAddress, count: n))
+    }
+
+    /// Unicode White_Space or a control character (general category Cc: U+0000–U+001F,
+    /// U+007F–U+009F). Spelled out rather than asked of `Unicode.Scalar.Properties`, whose
+    /// table lookups cost the scanner 3% of M; both sets have been stable since Unicode 6.3.
+    @inline(__always)
+    static func isWhitespaceOrControl(_ v: UInt32) -> Bool {
+        if v <= 0x20 || (v >= 0x7F && v <= 0xA0) { return true }   // C0, space, DEL, C1, U+0085, NBSP
+        if v < 0x1680 { return false }
+        return v == 0x1680 || (v >= 0x2000 && v <= 0x200A) || v == 0x2028 || v == 0x2029 || v == 0x202F
+            || v == 0x205F || v == 0x3000
     }
 
     /// Length of the whitespace character at `i` (0 if none): ASCII TAB LF VT FF CR SPACE,
