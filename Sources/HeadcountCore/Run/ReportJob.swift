@@ -192,6 +192,9 @@ public final class ReportJob {
     }
 
     /// true/false, t/f, 1/0, yes/no in any case, blanks around; empty is false. nil: not a boolean.
+    /// The word is compared together with its length, so that NUL bytes cannot pass for the
+    /// leading zeros of a shorter word ("\0t" is not "t", and "\0" is not empty).
+    @inline(__always)
     static func parseBool(_ field: UnsafeRawBufferPointer) -> Bool? {
         var s = 0, e = field.count
         while s < e && (field[s] == 0x20 || field[s] == 0x09) { s += 1 }
@@ -202,10 +205,10 @@ public final class ReportJob {
             let c = field[i]
             word = word << 8 | UInt64((c &- 0x41) < 26 ? c | 0x20 : c)
         }
-        switch word {
-        case 0: return false
-        case 0x74_7275_65, 0x74, 0x31, 0x79_6573: return true       // true t 1 yes
-        case 0x66_616c_7365, 0x66, 0x30, 0x6e_6f: return false      // false f 0 no
+        switch (e - s, word) {
+        case (0, _): return false
+        case (4, 0x74_7275_65), (1, 0x74), (1, 0x31), (3, 0x79_6573): return true       // true t 1 yes
+        case (5, 0x66_616c_7365), (1, 0x66), (1, 0x30), (2, 0x6e_6f): return false      // false f 0 no
         default: return nil
         }
     }
@@ -302,11 +305,16 @@ public final class ReportJob {
                                rejects: RejectLog) throws {
         let stats = input.stats
         let path = input.path
+        // Only the contact index reads a row's team index; written otherwise, the row's cache
+        // line would go back and forth between this core and the scanner's for nothing.
+        let keepTeamIndex = indexStage != nil
+        var counted = 0
+        stats.rowsRead += batch.count
+        defer { stats.rowsCounted += counted }
         for i in 0..<min(Self.prefetchAhead, batch.count) { prefetchSlots(batch.rows[i]) }
         for i in 0..<batch.count {
             if i + Self.prefetchAhead < batch.count { prefetchSlots(batch.rows[i + Self.prefetchAhead]) }
             let row = batch.rows[i]
-            stats.rowsRead += 1
             var team = -1
             if row.hasTeam {
                 if let fixedTeam, row.teamLength == ScannedRow.fixedTeam {
@@ -316,7 +324,7 @@ public final class ReportJob {
                     team = teams.lookup(bytes, hash: row.teamHash) ?? internNewTeam(bytes, hash: row.teamHash)
                 }
                 teamContactRows[team] += 1
-                batch.rows[i].teamIndex = UInt32(team)   // for the contact index
+                if keepTeamIndex { batch.rows[i].teamIndex = UInt32(team) }
             }
             switch row.outcome {
             case .rejected:
@@ -334,7 +342,7 @@ public final class ReportJob {
                                       ?? audiences.intern(bytes, owner: UInt32(team), hash: row.audienceHash))
                 }
                 counter.insert(row.key, team: UInt32(team), audience: audience, flags: RecordFlags(rawValue: row.flags))
-                stats.rowsCounted += 1
+                counted += 1
             }
         }
     }
