@@ -125,6 +125,16 @@ import Testing
             "global-memberships.csv.gz,8,unknown_contact,\"c6,b1\"",
             "global-memberships.csv.gz,9,invalid_value,\"c3,\"",
         ])
+        // The totals' row accounting covers both files, as the rejects do, and balances.
+        let json = try JSONSerialization.jsonObject(with: Data(any.file("summary.json")!.utf8)) as! [String: Any]
+        let inputs = (json["inputs"] as! [[String: Any]]).map { i in
+            ["rows_read", "rows_counted", "rows_rejected", "rows_filtered"].map { i[$0] as! Int }
+        }
+        #expect(inputs == [[6, 5, 1, 0], [8, 5, 3, 0]])
+        let totals = json["totals"] as! [String: Any]
+        #expect(["rows_read", "rows_counted", "rows_rejected", "rows_filtered"].map { totals[$0] as? Int }
+                == [14, 10, 4, 0])
+        #expect((totals["rejected_by_reason"] as? [String: Int])?["unknown_contact"] == 2)
         let all = try h.report(["global-contacts.csv.gz"], ["--memberships", "global-memberships.csv.gz",
                                                             "--unsubscribed-policy", "all"])
         #expect(body(all.file("teams.csv")) == ["t1,4,2,3,3,0,0.00,0,1,0", "t2,2,1,1,1,0,0.00,0,0,1"])

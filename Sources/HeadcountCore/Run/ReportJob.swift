@@ -438,8 +438,10 @@ public final class ReportJob {
             rules: rules, options: options, inputs: inputs.map(Self.json),
             teams: teamRows, audiences: audienceRows, audiencesPerEmail: r.audiencesPerEmail,
             rejectedByReason: rejects.byReason, rejectedWithoutTeam: rejects.withoutTeam,
-            rowsRead: inputs.filter { $0.role == .contacts }.reduce(0) { $0 + $1.rowsRead },
-            rowsFiltered: inputs.filter { $0.role == .contacts }.reduce(0) { $0 + $1.rowsFiltered })
+            // Over every file, as the rejects are: with memberships, a total over the contacts
+            // files alone did not balance (its rows_counted was short by the membership rejects).
+            rowsRead: inputs.reduce(0) { $0 + $1.rowsRead },
+            rowsFiltered: inputs.reduce(0) { $0 + $1.rowsFiltered })
         data.extraHeader = billing.header
         data.rejectExamples = rejects.examples
         data.asOf = asOfText
