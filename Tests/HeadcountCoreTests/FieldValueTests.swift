@@ -31,4 +31,27 @@ import Testing
         #expect(bool([0x31, 0]) == nil)
         #expect(bool([0, 0x6E, 0x6F]) == nil)
     }
+
+    /// Ids are checked for UTF-8 a word at a time: a non-ASCII byte at any position of any
+    /// length up to 24 is seen, and then the bytes are validated.
+    @Test func idsAreCheckedForUTF8AtEveryPositionAndLength() {
+        func valid(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { ReportJob.isValidUTF8($0) } }
+        for n in 0...24 {
+            let ascii = [UInt8](repeating: 0x61, count: n)
+            #expect(valid(ascii))
+            for k in 0..<n {
+                var lone = ascii
+                lone[k] = 0xC3                       // a lead byte with nothing after it
+                #expect(!valid(lone), "length \(n), position \(k)")
+                var high = ascii
+                high[k] = 0x80                       // a continuation byte alone
+                #expect(!valid(high), "length \(n), position \(k)")
+                if k + 1 < n {
+                    var pair = ascii
+                    pair[k] = 0xC3; pair[k + 1] = 0xA9   // é
+                    #expect(valid(pair), "length \(n), position \(k)")
+                }
+            }
+        }
+    }
 }
