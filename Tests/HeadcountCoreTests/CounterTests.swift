@@ -143,6 +143,21 @@ struct SplitMix {
 }
 
 @Suite struct HashTests {
+    /// The loop-free short read against the byte loop, for every length and offset, with
+    /// bytes after the range that must not show.
+    @Test func paddedReadIsTheBytesInPlaceWithZerosAbove() {
+        let bytes: [UInt8] = (0..<24).map { UInt8(truncatingIfNeeded: 0x11 * ($0 + 1)) }
+        bytes.withUnsafeBytes { b in
+            for i in 0..<8 {
+                for n in 0...8 {
+                    var expected: UInt64 = 0
+                    for k in 0..<n { expected |= UInt64(bytes[i + k]) << (8 * UInt64(k)) }
+                    #expect(ByteHash.readPadded(b.baseAddress!, i, n) == expected, "offset \(i), length \(n)")
+                }
+            }
+        }
+    }
+
     @Test func noCollisionsAmongAMillionSimilarKeys() {
         var seen = Set<Key128>()
         var lowHalves = Set<UInt64>()

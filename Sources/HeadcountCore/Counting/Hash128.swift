@@ -63,11 +63,20 @@ public enum ByteHash {
     }
 
     /// 1...7 bytes as a little-endian word with the missing high bytes zero (for keys, not hashing).
+    /// Two or three loads that may overlap, placed where their bytes belong (the overlapping
+    /// bytes are the same, so or-ing them is exact): no loop whose exit depends on the length.
     @inline(__always)
     static func readPadded(_ p: UnsafeRawPointer, _ i: Int, _ n: Int) -> UInt64 {
-        var w: UInt64 = 0
-        for k in 0..<n { w |= UInt64(p.load(fromByteOffset: i + k, as: UInt8.self)) << (8 * UInt64(k)) }
-        return w
+        if n >= 4 {
+            let a = UInt64(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt32.self)))
+            let b = UInt64(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: i + n - 4, as: UInt32.self)))
+            return a | b << UInt64(8 * (n - 4))
+        }
+        if n == 0 { return 0 }
+        let a = UInt64(p.load(fromByteOffset: i, as: UInt8.self))
+        let b = UInt64(p.load(fromByteOffset: i + n / 2, as: UInt8.self))
+        let c = UInt64(p.load(fromByteOffset: i + n - 1, as: UInt8.self))
+        return a | b << UInt64(8 * (n / 2)) | c << UInt64(8 * (n - 1))
     }
 
     /// The 128-bit hash of `bytes` under `seed`.
