@@ -121,6 +121,35 @@ struct SplitMix {
         #expect(try counter.finish(teams: 1, audienceTeam: [], policy: .any).global == [250_000])
     }
 
+    /// Contacts in many audiences: around the tally's small-histogram bound (64) and past it,
+    /// in memory and spilled, with several tally threads.
+    @Test func contactsInManyAudiencesFillTheHistogram() throws {
+        let teams = 2, audiences = 240
+        var rows: [Row] = []
+        for (person, count) in [(0, 63), (1, 64), (2, 65), (3, 100), (4, 1), (5, 0), (6, 64)] {
+            for k in 0..<max(count, 1) {
+                rows.append(Row(team: person % 2, audience: count == 0 ? nil : person % 2 + teams * k,
+                                email: "p\(person)@x.io", unsubscribed: false))
+            }
+        }
+        let expected = model(rows, teams: teams, audiences: audiences, policy: .any)
+        #expect(expected.audiencesPerEmail.count == 101)
+        #expect(expected.audiencesPerEmail[64] == 2 && expected.audiencesPerEmail[100] == 1)
+        #expect(try counted(rows, teams: teams, audiences: audiences, policy: .any) == expected)
+        let dir = TemporaryFolder()
+        #expect(try counted(rows, teams: teams, audiences: audiences, policy: .any, memoryLimit: 1 << 20,
+                            spillDirectory: dir.path) == expected)
+        let counter = PartitionedCounter(threads: 3)
+        for row in rows {
+            let key = Array(row.email.utf8).withUnsafeBytes { ByteHash.hash128($0, seed: UInt64(row.team) &* 7919) }
+            counter.insert(key, team: UInt32(row.team), audience: row.audience.map(UInt32.init) ?? noAudience,
+                           flags: .subscribed)
+        }
+        let threaded = try counter.finish(teams: teams, audienceTeam: (0..<audiences).map { UInt32($0 % teams) },
+                                          policy: .any)
+        #expect(threaded == expected)
+    }
+
     @Test func sameEmailInTwoTeamsCountsInEach() throws {
         let rows = [Row(team: 0, audience: 0, email: "a@b.c", unsubscribed: false),
                     Row(team: 1, audience: 1, email: "a@b.c", unsubscribed: false)]
