@@ -150,6 +150,17 @@ struct SplitMix {
         #expect(threaded == expected)
     }
 
+    /// The per-team row counters keep their values as they grow past their first capacity.
+    @Test func countsKeepTheirValuesAsTheyGrow() {
+        let counts = Counts()
+        for i in 0..<5000 {
+            counts.append(0)
+            for j in stride(from: 0, through: i, by: 97) { counts[j] += 1 }
+        }
+        #expect(counts.count == 5000)
+        #expect((0..<5000).allSatisfy { j in counts[j] == (j % 97 == 0 ? 5000 - j : 0) })
+    }
+
     @Test func sameEmailInTwoTeamsCountsInEach() throws {
         let rows = [Row(team: 0, audience: 0, email: "a@b.c", unsubscribed: false),
                     Row(team: 1, audience: 1, email: "a@b.c", unsubscribed: false)]

@@ -26,8 +26,8 @@ public final class ReportJob {
 
     private let teams = ByteInterner(seed: teamSeed)
     private let audiences = ByteInterner(seed: audienceSeed)
-    private var teamContactRows: [Int] = []
-    private var teamRejectedRows: [Int] = []
+    private let teamContactRows = Counts()
+    private let teamRejectedRows = Counts()
     /// The concrete type, not `ContactCounter`: a call through the protocol is not inlined,
     /// and the per-row insert through it cost 5-8% of a run.
     private let counter: PartitionedCounter
