@@ -1,3 +1,4 @@
+import Foundation
 import HeadcountCore
 
 /// A chunk source over fuzzer bytes, handing out a few bytes at a time so that
@@ -18,17 +19,46 @@ final class FuzzSource: ChunkSource {
     }
 }
 
+/// What one reader made of the bytes: each record's outcome, line, fields and raw text.
+struct Reading: Equatable {
+    var records: [[[UInt8]]] = []
+    var error: String?
+}
+
 /// The CSV scanner, the email key and the counter on arbitrary bytes: must never crash,
-/// hang or leak, and must keep their invariants.
+/// hang or leak, and must keep their invariants. The bytes are read twice, copied through a
+/// chunk source and parsed in place in chunks a `PrefetchingReader` lends, and both readings
+/// must be the same.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCSV(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
     let step = size > 0 ? Int(bytes[0] % 64) + 1 : 1
-    let reader = CSVReader(source: FuzzSource(bytes, step: step), delimiter: nil, maxRecordBytes: 300, refillSize: 512)
+    let chunk = size > 1 ? Int(bytes[1] % 97) + 1 : 1
+    let copied = read(CSVReader(source: FuzzSource(bytes, step: step), delimiter: nil, maxRecordBytes: 300,
+                                refillSize: 512))
+    let lender = PrefetchingReader(FuzzSource(bytes, step: step), chunkSize: chunk, depth: 2, headroom: 300)
+    let lent = read(CSVReader(source: lender, delimiter: nil, maxRecordBytes: 300, refillSize: 512), check: false)
+    if lent != copied {
+        // The first difference, for whoever replays the input.
+        let first = zip(copied.records, lent.records).first { $0 != $1 }
+        FileHandle.standardError.write(Data("""
+            read \(step) bytes at a time, lent in chunks of \(chunk): \(copied.records.count) records and \
+            \(lent.records.count); first difference: \(first.map { "\($0.0) vs \($0.1)" } ?? "none"); \
+            errors: \(copied.error ?? "none") vs \(lent.error ?? "none")
+
+            """.utf8))
+    }
+    precondition(lent == copied, "chunks parsed in place read as copies")
+    return 0
+}
+
+func read(_ reader: CSVReader, check: Bool = true) -> Reading {
     let interner = ByteInterner(seed: 1)
     let normalizer = EmailNormalizer()
+    var reading = Reading()
     do {
-        _ = try reader.readHeader()
+        guard let header = try reader.readHeader() else { return reading }
+        reading.records.append(header)
         reader.limitStoredFields(to: 6)
         var lastLine = 0
         loop: while true {
@@ -37,8 +67,15 @@ public func fuzzCSV(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             precondition(reader.line > lastLine, "lines only go forward")
             lastLine = reader.line
             precondition(reader.rawRecord().count <= 1024)
-            guard outcome == .record else { continue }
+            var record: [[UInt8]] = [Array(String(describing: outcome).utf8), Array(String(reader.line).utf8),
+                                     Array(reader.rawRecord())]
+            guard outcome == .record else {
+                reading.records.append(record)
+                continue
+            }
             for i in 0..<min(reader.fieldCount, 6) {
+                record.append(Array(reader.field(i)))
+                guard check else { continue }
                 let index = interner.intern(reader.field(i), owner: UInt32(i))
                 precondition(interner.bytes(of: index) == Array(reader.field(i)), "ids round-trip")
                 switch normalizer.normalize(reader.field(i)) {
@@ -50,14 +87,15 @@ public func fuzzCSV(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
                     break
                 }
             }
+            reading.records.append(record)
         }
-
     } catch let e as HeadcountError {
         precondition(e.code == .data, "only data errors from bytes")
+        reading.error = "\(e)"
     } catch {
         preconditionFailure("unexpected error \(error)")
     }
-    return 0
+    return reading
 }
 
 #if FUZZING

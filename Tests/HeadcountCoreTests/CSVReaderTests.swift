@@ -92,6 +92,50 @@ import Testing
         #expect(whole.rows.count == 4)
     }
 
+    /// The limit counts the row's bytes with its line break, and holds wherever the reads end:
+    /// a row is rejected when it is longer, whether or not it happens to be in hand whole.
+    @Test func rowLimitIsExactWhateverTheReads() throws {
+        let limit = 100
+        for length in [limit - 1, limit, limit + 1, limit + 2] {
+            let row = String(repeating: "y", count: length - 3) + ",1\n"   // `length` bytes with its LF
+            let text = "a,b\n" + row + "z,2\n"
+            for step in [Int.max, 1, 7, 64] {
+                let r = try records(text, step: step, maxRecordBytes: limit)
+                let expected = length <= limit ? [String(repeating: "y", count: length - 3), "1"]
+                                               : ["!row longer than \(limit) bytes"]
+                #expect(r.rows == [expected, ["z", "2"]], "length \(length), step \(step)")
+                #expect(r.lines == [2, 3])
+            }
+        }
+    }
+
+    /// Parsing chunks in place gives what copying gives: records cut anywhere (inside quotes,
+    /// between CR and LF, inside the BOM), rows longer than the limit (read on in the reader's
+    /// own buffer, then back to lent chunks), an unterminated quote at the end, blank lines.
+    @Test(arguments: [1, 2, 3, 5, 7, 16, 64, 100, 1000])
+    func lentChunksGiveTheSameRecordsAsCopies(chunk: Int) throws {
+        let long = String(repeating: "x", count: 3000)
+        let texts = [
+            "team,email,note\r\n\"t,1\",\"A@B.C\",\"multi\r\nline \"\"q\"\"\"\r\nt2,x@y.z,\r\n\"\",\"\",\"\"\nlast,row,here",
+            "\u{FEFF}email,team\r\nx@y.z,t1\r\n\"q\",t2\r\n\n\r\n" + String(repeating: "a@b.c,t3\n", count: 300),
+            "a,b\n\(long),1\nz,2\n\(long)\n\(long),\"q\"\nlast,1\n",
+            "a,b\n1,\"open\n2,ok\n3,ok\n\"x\"y,1\nz,2\n4,\"never closed",
+            "email\tteam_id\n" + (0..<200).map { "p\($0)@x.io\tt\($0 % 7)\n" }.joined(),
+        ]
+        for (k, text) in texts.enumerated() {
+            for limit in [300, 1024, 1 << 20] {
+                let copied = try records(text, maxRecordBytes: limit)
+                for step in [Int.max, 3] {
+                    let lent = try records(text, step: step, maxRecordBytes: limit, lentChunks: chunk)
+                    #expect(lent.header == copied.header, "text \(k), limit \(limit), step \(step)")
+                    #expect(lent.rows == copied.rows, "text \(k), limit \(limit), step \(step)")
+                    #expect(lent.lines == copied.lines, "text \(k), limit \(limit), step \(step)")
+                    #expect(lent.raw == copied.raw, "text \(k), limit \(limit), step \(step)")
+                }
+            }
+        }
+    }
+
     @Test func rawRecordIsTheRowWithoutItsLineBreak() throws {
         let reader = CSVReader(source: MemorySource("a,b\r\n1,\"2\"\r\n"))
         _ = try reader.readHeader()

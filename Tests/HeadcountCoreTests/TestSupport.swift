@@ -44,13 +44,21 @@ final class TemporaryFolder {
 }
 
 /// All records of `text` as arrays of field strings (or "!reason" for a malformed record).
-func records(_ text: String, step: Int = .max, delimiter: UInt8? = nil, maxRecordBytes: Int = 1 << 20) throws
-    -> (header: [String], rows: [[String]], lines: [Int])
+/// With `lentChunks`, the bytes come through a `PrefetchingReader` of chunks that size, which
+/// the reader parses in place (carrying a cut record in front of the next chunk).
+func records(_ text: String, step: Int = .max, delimiter: UInt8? = nil, maxRecordBytes: Int = 1 << 20,
+             lentChunks: Int? = nil) throws
+    -> (header: [String], rows: [[String]], lines: [Int], raw: [String])
 {
-    let reader = CSVReader(source: MemorySource(text, step: step), delimiter: delimiter, maxRecordBytes: maxRecordBytes)
+    let memory = MemorySource(text, step: step)
+    let source: ChunkSource = lentChunks.map {
+        PrefetchingReader(memory, chunkSize: $0, depth: 3, headroom: maxRecordBytes)
+    } ?? memory
+    let reader = CSVReader(source: source, delimiter: delimiter, maxRecordBytes: maxRecordBytes)
     let header = try reader.readHeader()?.map { String(decoding: $0, as: UTF8.self) } ?? []
     var rows: [[String]] = []
     var lines: [Int] = []
+    var raw: [String] = []
     loop: while true {
         switch try reader.next() {
         case .end: break loop
@@ -59,6 +67,7 @@ func records(_ text: String, step: Int = .max, delimiter: UInt8? = nil, maxRecor
             rows.append((0..<reader.fieldCount).map { String(decoding: reader.field($0), as: UTF8.self) })
         }
         lines.append(reader.line)
+        raw.append(String(decoding: reader.rawRecord(), as: UTF8.self))
     }
-    return (header, rows, lines)
+    return (header, rows, lines, raw)
 }

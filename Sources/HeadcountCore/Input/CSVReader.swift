@@ -46,7 +46,13 @@ public final class CSVReader {
     public private(set) var fieldCount = 0
 
     private let source: ChunkSource
+    /// The bytes being parsed: `own`, or a region a `PrefetchingReader` lent in place.
     private var buffer: UnsafeMutableRawBufferPointer
+    /// The reader's own buffer: for sources that only copy, and for a line being discarded.
+    private let own: UnsafeMutableRawBufferPointer
+    /// The source, when it lends its chunks in place and has room to carry a record in front
+    /// of them: then no byte is copied but a record cut by a chunk's end.
+    private let lender: PrefetchingReader?
     private var pos = 0
     private var end = 0
     private var eof = false
@@ -66,7 +72,14 @@ public final class CSVReader {
         self.source = source
         self.delimiter = delimiter ?? 0x2C
         self.maxRecordBytes = maxRecordBytes
-        buffer = .allocate(byteCount: refillSize + maxRecordBytes + 64, alignment: 64)
+        own = .allocate(byteCount: refillSize + maxRecordBytes + 64, alignment: 64)
+        buffer = own
+        if let prefetching = source as? PrefetchingReader, prefetching.headroom >= maxRecordBytes,
+           PrefetchingReader.padding >= 64 {
+            lender = prefetching
+        } else {
+            lender = nil
+        }
         fieldCapacity = 64
         fields = .allocate(capacity: fieldCapacity)
         explicitDelimiter = delimiter != nil
@@ -75,7 +88,7 @@ public final class CSVReader {
     private let explicitDelimiter: Bool
 
     deinit {
-        buffer.deallocate()
+        own.deallocate()
         fields.deallocate()
         scratch.deallocate()
     }
@@ -136,6 +149,11 @@ public final class CSVReader {
             }
             switch parseOrdinary(from: pos) ?? parse(from: pos) {
             case .complete(let next, let newlines, let malformed):
+                // Longer than the limit even when it happens to be in hand: the same record is
+                // rejected wherever the buffer's boundaries fall.
+                if next - pos > maxRecordBytes {
+                    return try giveUp("row longer than \(maxRecordBytes) bytes")
+                }
                 line = nextLine
                 nextLine += 1 + newlines
                 recordStart = pos
@@ -160,6 +178,11 @@ public final class CSVReader {
 
     /// Rejects the record that starts at `pos` and resumes on the next line.
     private func giveUp(_ reason: String) throws -> Outcome {
+        // The raw text kept is the first line cut at 1 KiB, however much happens to be in hand:
+        // read on until the line ends, 1 KiB is here, or the input ends.
+        while end - pos < 1024 && !eof && findByte(0x0A, from: pos, to: end) == nil {
+            try refill(keepingFrom: pos)
+        }
         line = nextLine
         nextLine += 1
         recordStart = pos
@@ -171,9 +194,11 @@ public final class CSVReader {
             return .malformed(reason)
         }
         recordEnd = min(end, pos + 1024)
-        // The first line is longer than the buffer: keep 1 KiB for the reject and discard the rest.
+        // The first line is longer than the buffer: keep 1 KiB for the reject and discard the
+        // rest, in the reader's own buffer (a lent region goes back to its source when read on).
         let keep = recordEnd - recordStart
-        buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + recordStart, byteCount: keep)
+        own.baseAddress!.copyMemory(from: buffer.baseAddress! + recordStart, byteCount: keep)
+        buffer = own
         recordStart = 0
         recordEnd = keep
         pos = keep
@@ -406,7 +431,28 @@ public final class CSVReader {
 
     /// Moves the bytes from `keep` to the front and reads more after them.
     private func refill(keepingFrom keep: Int) throws {
-        if keep > 0 {
+        if let lender, end - keep <= lender.headroom {
+            let carry = UnsafeRawBufferPointer(start: buffer.baseAddress! + keep, count: end - keep)
+            guard let region = try lender.lend(carrying: carry) else {
+                eof = true
+                return
+            }
+            // The region is followed by `PrefetchingReader.padding` readable bytes, counted in
+            // the buffer as the own buffer's last 64 are.
+            buffer = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(mutating: region.baseAddress!),
+                                                   count: region.count + 64)
+            pos -= keep
+            end = region.count
+            return
+        }
+        if buffer.baseAddress != own.baseAddress {
+            // Leaving a lent region: what is kept moves to the own buffer.
+            let n = end - keep
+            if n > 0 { own.baseAddress!.copyMemory(from: buffer.baseAddress! + keep, byteCount: n) }
+            buffer = own
+            pos -= keep
+            end = n
+        } else if keep > 0 {
             let n = end - keep
             if n > 0 { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + keep, byteCount: n) }
             pos -= keep

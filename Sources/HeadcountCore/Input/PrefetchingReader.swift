@@ -18,14 +18,28 @@ public final class PrefetchingReader: ChunkSource {
     /// Chunks in flight between the two threads (16 MiB: see `ContactScanner.depth`).
     public static let defaultDepth = 16
 
+    /// A chunk's bytes start `headroom` bytes into its memory, so that the unread end of the
+    /// chunk before can be put in front of them (`lend`), and end at least `padding` bytes
+    /// before the memory does.
     private final class Chunk {
         let memory: UnsafeMutableRawBufferPointer
+        let data: UnsafeMutableRawPointer
+        let capacity: Int
         var count = 0
         /// The source's position (e.g. stored bytes read) when this chunk was filled.
         var position = 0
-        init(size: Int) { memory = .allocate(byteCount: size, alignment: 64) }
+        init(size: Int, headroom: Int) {
+            memory = .allocate(byteCount: headroom + size + PrefetchingReader.padding, alignment: 64)
+            data = memory.baseAddress! + headroom
+            capacity = size
+        }
         deinit { memory.deallocate() }
     }
+
+    /// Readable bytes after every lent region (the CSV reader's 64-byte masks look that far).
+    public static let padding = 64
+    /// The most bytes `lend` can carry in front of a chunk.
+    public let headroom: Int
 
     private let condition = NSCondition()
     private var full: [Chunk] = []
@@ -41,9 +55,11 @@ public final class PrefetchingReader: ChunkSource {
 
     /// - Parameter position: read on the producing thread after each fill (e.g. the stored
     ///   bytes read), and published with the chunk as `deliveredPosition`.
+    /// - Parameter headroom: bytes `lend` may carry in front of a chunk (0: `read` only).
     public init(_ source: ChunkSource, chunkSize: Int = defaultChunkSize, depth: Int = defaultDepth,
-                position: @escaping () -> Int = { 0 }) {
-        empty = (0..<depth).map { _ in Chunk(size: chunkSize) }
+                headroom: Int = 0, position: @escaping () -> Int = { 0 }) {
+        self.headroom = headroom
+        empty = (0..<depth).map { _ in Chunk(size: chunkSize, headroom: headroom) }
         self.position = position
         let thread = Thread { [self] in self.produce(from: source) }
         thread.stackSize = 1 << 20
@@ -80,9 +96,9 @@ public final class PrefetchingReader: ChunkSource {
             do {
                 // Fill the chunk, but hand it over after a short read: on a pipe the next
                 // bytes may be a long time coming, and what is here should be counted now.
-                while filled < chunk.memory.count {
-                    let want = chunk.memory.count - filled
-                    let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: chunk.memory[filled...]))
+                while filled < chunk.capacity {
+                    let want = chunk.capacity - filled
+                    let n = try source.read(into: UnsafeMutableRawBufferPointer(start: chunk.data + filled, count: want))
                     if n == 0 { atEnd = true; break }
                     filled += n
                     if n < want { break }
@@ -109,32 +125,69 @@ public final class PrefetchingReader: ChunkSource {
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        // A chunk `lend` handed out in full is given back here (its bytes were copied out).
+        if let chunk = current, currentOffset == chunk.count { release(chunk) }
         if current == nil {
-            condition.lock()
-            while full.isEmpty && !finished { condition.wait() }
-            if full.isEmpty {
-                let error = failure
-                condition.unlock()
-                if let error { throw error }
-                return 0
-            }
-            current = full.removeFirst()
+            guard let chunk = try takeFull() else { return 0 }
+            current = chunk
             currentOffset = 0
-            deliveredPosition = current!.position
-            condition.unlock()
         }
         let chunk = current!
         let n = min(buffer.count, chunk.count - currentOffset)
-        buffer.baseAddress!.copyMemory(from: chunk.memory.baseAddress! + currentOffset, byteCount: n)
+        buffer.baseAddress!.copyMemory(from: chunk.data + currentOffset, byteCount: n)
         currentOffset += n
-        if currentOffset == chunk.count {
-            condition.lock()
-            empty.append(chunk)
-            current = nil
-            condition.broadcast()
-            condition.unlock()
-        }
+        if currentOffset == chunk.count { release(chunk) }
         return n
+    }
+
+    /// The next bytes of the stream in place, without copying them: `carry` (the unread end of
+    /// the bytes lent before, or any bytes up to `headroom`) is copied in front of them, and
+    /// the region holding both is returned, followed by `padding` readable bytes. The region
+    /// stays valid until the next call to `lend` or `read`, which gives its chunk back to the
+    /// producer. nil at the end of the stream, and then the region lent last stays valid.
+    public func lend(carrying carry: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
+        precondition(carry.count <= headroom, "carry beyond the headroom")
+        let previous = current
+        if previous == nil || currentOffset == previous!.count {
+            guard let chunk = try takeFull() else { return nil }
+            current = chunk
+            currentOffset = 0
+        }
+        let chunk = current!
+        let start = chunk.data + currentOffset - carry.count
+        if carry.count > 0 { memmove(start, carry.baseAddress!, carry.count) }
+        let region = UnsafeRawBufferPointer(start: start, count: carry.count + chunk.count - currentOffset)
+        currentOffset = chunk.count
+        // Only now: the carried bytes may have been in it.
+        if let previous, previous !== chunk { giveBack(previous) }
+        return region
+    }
+
+    /// The oldest filled chunk, waiting for one; nil at the end of the stream.
+    private func takeFull() throws -> Chunk? {
+        condition.lock()
+        defer { condition.unlock() }
+        while full.isEmpty && !finished { condition.wait() }
+        if full.isEmpty {
+            if let failure { throw failure }
+            return nil
+        }
+        let chunk = full.removeFirst()
+        deliveredPosition = chunk.position
+        return chunk
+    }
+
+    /// Gives the current chunk back to the producer.
+    private func release(_ chunk: Chunk) {
+        current = nil
+        giveBack(chunk)
+    }
+
+    private func giveBack(_ chunk: Chunk) {
+        condition.lock()
+        empty.append(chunk)
+        condition.broadcast()
+        condition.unlock()
     }
 }
 

@@ -550,7 +550,8 @@ final class OpenedInput {
         file = try InputFile(path: path)
         stream = try ByteStream(file: file)
         let file = self.file
-        let prefetch = PrefetchingReader(stream, chunkSize: config.readChunkSize, position: { file.bytesRead })
+        let prefetch = PrefetchingReader(stream, chunkSize: config.readChunkSize, headroom: config.maxRecordBytes,
+                                         position: { file.bytesRead })
         self.prefetch = prefetch
         let reader = CSVReader(source: prefetch, delimiter: config.delimiter, maxRecordBytes: config.maxRecordBytes,
                                refillSize: config.readChunkSize)
