@@ -2,18 +2,21 @@ import Foundation
 import HeadcountCore
 
 /// A chunk source over fuzzer bytes, handing out a few bytes at a time so that
-/// record boundaries fall anywhere.
+/// record boundaries fall anywhere. It keeps its own copy: a `PrefetchingReader`'s thread may
+/// still be reading when the fuzzer frees its input.
 final class FuzzSource: ChunkSource {
-    let bytes: UnsafeRawBufferPointer
+    let bytes: [UInt8]
     var offset = 0
     let step: Int
     init(_ bytes: UnsafeRawBufferPointer, step: Int) {
-        self.bytes = bytes
+        self.bytes = Array(bytes)
         self.step = step
     }
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let n = min(buffer.count, step, bytes.count - offset)
-        if n > 0 { buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: n) }
+        if n > 0 {
+            bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
+        }
         offset += n
         return n
     }

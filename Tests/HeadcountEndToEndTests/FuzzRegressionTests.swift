@@ -16,7 +16,13 @@ import Testing
         p.executableURL = URL(fileURLWithPath: Headcount.binary).deletingLastPathComponent().appendingPathComponent(target)
         p.arguments = files
         try p.run()
+        // Some inputs once made the reader loop forever: a hang fails here instead of stalling CI.
+        let deadline = Date().addingTimeInterval(120)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        let hung = p.isRunning
+        if hung { p.terminate() }
         p.waitUntilExit()
+        #expect(!hung, "\(target) still running after 120 s")
         #expect(p.terminationStatus == 0, "\(target) on \(files.count) inputs")
     }
 }

@@ -72,7 +72,8 @@ public final class CSVReader {
         self.source = source
         self.delimiter = delimiter ?? 0x2C
         self.maxRecordBytes = maxRecordBytes
-        own = .allocate(byteCount: refillSize + maxRecordBytes + 64, alignment: 64)
+        // Room for a record of the limit, a refill after it, and the 1 KiB a rejected row keeps.
+        own = .allocate(byteCount: max(refillSize + maxRecordBytes, 2048) + 64, alignment: 64)
         buffer = own
         if let prefetching = source as? PrefetchingReader, prefetching.headroom >= maxRecordBytes,
            PrefetchingReader.padding >= 64 {
@@ -181,7 +182,9 @@ public final class CSVReader {
         // The raw text kept is the first line cut at 1 KiB, however much happens to be in hand:
         // read on until the line ends, 1 KiB is here, or the input ends.
         while end - pos < 1024 && !eof && findByte(0x0A, from: pos, to: end) == nil {
+            let inHand = end - pos
             try refill(keepingFrom: pos)
+            if end - pos == inHand && !eof { break }   // no room for more (cannot happen: see `own`)
         }
         line = nextLine
         nextLine += 1
