@@ -95,7 +95,12 @@ struct Headcount {
     /// `runs --json` parsed.
     func runs() throws -> [[String: Any]] {
         let r = try run(["runs", "--json"])
-        return (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]]) ?? []
+        guard let parsed = try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) else {
+            // Say what `runs` said: an empty answer was seen once under a full parallel test run.
+            throw HarnessError(description: "runs --json exited \(r.status) with stdout "
+                               + "\(r.stdout.debugDescription) and stderr \(r.stderr.debugDescription)")
+        }
+        return (parsed as? [[String: Any]]) ?? []
     }
 
     /// Waits until `path` exists (a run has reached a point), at most `seconds`.
@@ -114,4 +119,8 @@ struct Headcount {
 /// Lines of a CSV report without its header.
 func body(_ csv: String?) -> [String] {
     Array((csv ?? "").split(separator: "\n", omittingEmptySubsequences: false).dropFirst().dropLast().map(String.init))
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
 }
