@@ -73,10 +73,9 @@ public final class CSVReader {
         self.delimiter = delimiter ?? 0x2C
         self.maxRecordBytes = maxRecordBytes
         // Room for a record of the limit, a refill after it, and the 1 KiB a rejected row keeps.
-        own = .allocate(byteCount: max(refillSize + maxRecordBytes, 2048) + 64, alignment: 64)
+        own = .allocate(byteCount: max(refillSize + maxRecordBytes, 2048) + Self.slack, alignment: 64)
         buffer = own
-        if let prefetching = source as? PrefetchingReader, prefetching.headroom >= maxRecordBytes,
-           PrefetchingReader.padding >= 64 {
+        if let prefetching = source as? PrefetchingReader, prefetching.headroom >= maxRecordBytes {
             lender = prefetching
         } else {
             lender = nil
@@ -87,6 +86,9 @@ public final class CSVReader {
     }
 
     private let explicitDelimiter: Bool
+
+    /// Readable bytes kept after the data in either buffer, the lender's padding.
+    static let slack = PrefetchingReader.padding
 
     deinit {
         own.deallocate()
@@ -440,10 +442,9 @@ public final class CSVReader {
                 eof = true
                 return
             }
-            // The region is followed by `PrefetchingReader.padding` readable bytes, counted in
-            // the buffer as the own buffer's last 64 are.
+            // The region is followed by the lender's padding, the same slack as the own buffer's.
             buffer = UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(mutating: region.baseAddress!),
-                                                   count: region.count + 64)
+                                                   count: region.count + Self.slack)
             pos -= keep
             end = region.count
             return
@@ -461,7 +462,7 @@ public final class CSVReader {
             pos -= keep
             end = n
         }
-        let room = buffer.count - 64 - end
+        let room = buffer.count - Self.slack - end
         guard room > 0 else { return }
         let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end..<(end + room)]))
         if n == 0 { eof = true }
