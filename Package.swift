@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(name: "FuzzGzip", dependencies: ["HeadcountCore"]),
         .testTarget(
             name: "HeadcountCoreTests",
-            dependencies: ["HeadcountCore"]
+            dependencies: ["HeadcountCore", .product(name: "Mustache", package: "swift-mustache")]
         ),
         .testTarget(
             name: "HeadcountEndToEndTests",

@@ -1,4 +1,5 @@
 import Foundation
+import Mustache
 import Testing
 @testable import HeadcountCore
 
@@ -27,6 +28,38 @@ import Testing
         #expect(html.contains("a&lt;b&gt;.csv"))
         // The one script is the inline table sorter.
         #expect(html.components(separatedBy: "<script>").count == 2)
+    }
+
+    /// The all-teams table's rows are written without the template engine; they must be what the
+    /// template made of them: the same markup, the same numbers, the same escaping.
+    @Test func allTeamsRowsAreTheTemplates() throws {
+        let template = try MustacheTemplate(string: """
+            {{#teams}}<tr><td>{{team}}</td><td class="n" data-v="{{contactRows.v}}">{{contactRows.text}}</td>\
+            <td class="n" data-v="{{audiences.v}}">{{audiences.text}}</td><td class="n" data-v="{{legacy.v}}">\
+            {{legacy.text}}</td><td class="n" data-v="{{global.v}}">{{global.text}}</td><td class="n" \
+            data-v="{{saving.v}}">{{saving.text}}</td><td class="n">{{pct}}</td><td class="n" \
+            data-v="{{unsubscribed.v}}">{{unsubscribed.text}}</td><td class="n" data-v="{{withoutAudience.v}}">\
+            {{withoutAudience.text}}</td><td class="n" data-v="{{rejected.v}}">{{rejected.text}}</td></tr>
+            {{/teams}}
+            """)
+        let ids = ["t1", "<script>alert(1)</script>", "a&b", "\"quoted\"", "it's", "Zoë", "日本", "&amp;", "><'\"&", ""]
+        let teams = ids.enumerated().map { k, id in
+            TeamRow(teamID: Array(id.utf8), contactRows: k * 1_234_567, audiences: k, legacyContacts: 1000 * k + 7,
+                    globalContacts: 999 * k, unsubscribedContacts: k % 3, contactsWithoutAudience: 12_345 * k,
+                    rejectedRows: k == 4 ? 1_000_000 : 0)
+        }
+        func number(_ n: Int) -> [String: Any] { ["v": n, "text": NumberFormat.grouped(n)] }
+        let rows = teams.map { t -> [String: Any] in
+            ["team": String(decoding: t.teamID, as: UTF8.self), "contactRows": number(t.contactRows),
+             "audiences": number(t.audiences), "legacy": number(t.legacyContacts), "global": number(t.globalContacts),
+             "saving": number(t.duplicateRecords), "pct": t.reductionPct, "unsubscribed": number(t.unsubscribedContacts),
+             "withoutAudience": number(t.contactsWithoutAudience), "rejected": number(t.rejectedRows)]
+        }
+        #expect(HTMLReport.allTeamsRows(teams) == template.render(["teams": rows]))
+        #expect(HTMLReport.allTeamsRows(teams).contains("<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>"))
+        #expect(HTMLReport.allTeamsRows(teams).contains("<td>&gt;&lt;&#39;&quot;&amp;</td>"))
+        #expect(HTMLReport.allTeamsRows([]) == "")
+        #expect(HTMLReport.escaped("plain") == "plain")
     }
 
     @Test func selfContainedWithHeadlineNumbers() {

@@ -62,7 +62,7 @@ public enum HTMLReport {
             "rejected": NumberFormat.grouped(data.rowsRejected), "rowsRead": NumberFormat.grouped(data.rowsRead),
             "chart": chart, "histogram": histogram, "hasTeams": !data.teams.isEmpty,
             "savings": savings.map(teamRow), "hasSavings": !savings.isEmpty,
-            "teams": shown.map(teamRow),
+            "teamRows": allTeamsRows(shown),
             "truncated": data.teams.count > shown.count,
             "shownCount": NumberFormat.grouped(shown.count),
             "rules": data.rules.map { ["name": $0.0, "value": plain($0.1)] },
@@ -118,6 +118,60 @@ public enum HTMLReport {
             ] as [String: Any]
         }
         return reportTemplate.render(context)
+    }
+
+    /// The rows of the all-teams table, written here instead of by the template: the template
+    /// engine looks each of a row's 19 values up by name in a dictionary of `Any`, and its
+    /// 2,000 rows took 0.1 s, the longest step of a large run after counting (M). The markup
+    /// and the escaping are the template's (`HTMLReportTests.allTeamsRowsAreTheTemplates`).
+    static func allTeamsRows(_ teams: some Sequence<TeamRow>) -> String {
+        var html = ""
+        func number(_ n: Int) {
+            html += "<td class=\"n\" data-v=\"\(n)\">"
+            html += NumberFormat.grouped(n)
+            html += "</td>"
+        }
+        for t in teams {
+            html += "<tr><td>"
+            html += escaped(id(t.teamID))
+            html += "</td>"
+            number(t.contactRows)
+            number(t.audiences)
+            number(t.legacyContacts)
+            number(t.globalContacts)
+            number(t.duplicateRecords)
+            html += "<td class=\"n\">"
+            html += t.reductionPct
+            html += "</td>"
+            number(t.unsubscribedContacts)
+            number(t.contactsWithoutAudience)
+            number(t.rejectedRows)
+            html += "</tr>\n"
+        }
+        return html
+    }
+
+    /// `text` with the five characters that mean something in HTML replaced by entities, as the
+    /// template escapes `{{value}}`. Byte by byte: a quote followed by a combining mark is
+    /// escaped too, where the template, reading characters, would leave it.
+    static func escaped(_ text: String) -> String {
+        let utf8 = text.utf8
+        guard utf8.contains(where: { $0 == 0x3C || $0 == 0x3E || $0 == 0x26 || $0 == 0x22 || $0 == 0x27 }) else {
+            return text
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count + 16)
+        for b in utf8 {
+            switch b {
+            case 0x3C: out += "&lt;".utf8
+            case 0x3E: out += "&gt;".utf8
+            case 0x26: out += "&amp;".utf8
+            case 0x22: out += "&quot;".utf8
+            case 0x27: out += "&#39;".utf8
+            default: out.append(b)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A JSON value as plain text for a table cell.

@@ -1,6 +1,7 @@
 /// The Mustache templates of the HTML reports. `{{x}}` is HTML-escaped; the
-/// only unescaped values (`{{{chart}}}`) are SVG built by `SVGChart`, which
-/// escapes its own text.
+/// only unescaped values are SVG built by `SVGChart` (`{{{chart}}}`), which
+/// escapes its own text, and the all-teams table's rows
+/// (`HTMLReport.allTeamsRows`), which escape theirs the same way.
 enum HTMLTemplates {
     static let style = """
         <style>
@@ -132,9 +133,7 @@ enum HTMLTemplates {
         <table class="sortable">
         <thead><tr><th>team</th><th class="n">rows</th><th class="n">audiences</th><th class="n">legacy</th><th class="n">global</th><th class="n">saving</th><th class="n">%</th><th class="n">unsubscribed</th><th class="n">no audience</th><th class="n">rejected</th></tr></thead>
         <tbody>
-        {{#teams}}<tr><td>{{team}}</td><td class="n" data-v="{{contactRows.v}}">{{contactRows.text}}</td><td class="n" data-v="{{audiences.v}}">{{audiences.text}}</td><td class="n" data-v="{{legacy.v}}">{{legacy.text}}</td><td class="n" data-v="{{global.v}}">{{global.text}}</td><td class="n" data-v="{{saving.v}}">{{saving.text}}</td><td class="n">{{pct}}</td><td class="n" data-v="{{unsubscribed.v}}">{{unsubscribed.text}}</td><td class="n" data-v="{{withoutAudience.v}}">{{withoutAudience.text}}</td><td class="n" data-v="{{rejected.v}}">{{rejected.text}}</td></tr>
-        {{/teams}}
-        </tbody>
+        {{{teamRows}}}</tbody>
         </table>
 
         <h2>Rejected rows</h2>
