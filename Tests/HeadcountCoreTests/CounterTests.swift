@@ -59,9 +59,13 @@ struct SplitMix {
     }
 
     func counted(_ rows: [Row], teams: Int, audiences: Int, policy: UnsubscribedPolicy,
-                 memoryLimit: Int = 1 << 30, spillDirectory: String? = nil) throws -> CountResult {
+                 memoryLimit: Int = 1 << 30, spillDirectory: String? = nil, threads: Int = 1,
+                 maxStaging: Int = PartitionedCounter.maxStagingRecords,
+                 grownTogether: ((Int) -> Void)? = nil) throws -> CountResult {
         let counter = PartitionedCounter(memoryLimit: memoryLimit,
-                                         temporaryDirectory: spillDirectory ?? NSTemporaryDirectory())
+                                         temporaryDirectory: spillDirectory ?? NSTemporaryDirectory(), threads: threads,
+                                         maxStaging: maxStaging)
+        defer { grownTogether?(counter.tablesGrownTogether) }
         for row in rows {
             let key = Array(row.email.utf8).withUnsafeBytes { ByteHash.hash128($0, seed: UInt64(row.team) &* 7919) }
             counter.insert(key, team: UInt32(row.team), audience: row.audience.map(UInt32.init) ?? noAudience,
@@ -167,6 +171,39 @@ struct SplitMix {
         let r = try counted(rows, teams: 2, audiences: 2, policy: .any)
         #expect(r.global == [1, 1])
         #expect(r.legacy == [1, 1])
+    }
+
+    /// With several threads, tables that fill at about the same time grow together on all of
+    /// them. Records reach the tables 64 at a time per partition, so that, as in a large dump,
+    /// they fill side by side. The counts are the set model's for every thread count and for
+    /// limits that leave room for growing them together (1 GiB), only one at a time (16 MiB),
+    /// or not at all (2 MiB: spilling).
+    @Test func tablesGrownTogetherStayExact() throws {
+        var rng = SplitMix(state: 21)
+        let teams = 5, audiences = 20
+        var rows: [Row] = []
+        for _ in 0..<400_000 {
+            let team = rng.below(teams)
+            let audience: Int? = rng.below(10) == 0 ? nil : team + teams * rng.below(4)
+            rows.append(Row(team: team, audience: audience, email: "p\(rng.below(300_000))@x.io",
+                            unsubscribed: rng.below(8) == 0))
+        }
+        let expected = model(rows, teams: teams, audiences: audiences, policy: .any)
+        let dir = TemporaryFolder()
+        var together: [String: Int] = [:]
+        for threads in [1, 2, 3] {
+            for mib in [1024, 16, 2] {
+                let got = try counted(rows, teams: teams, audiences: audiences, policy: .any, memoryLimit: mib << 20,
+                                      spillDirectory: dir.path, threads: threads, maxStaging: 64,
+                                      grownTogether: { together["\(threads)/\(mib)"] = $0 })
+                #expect(got == expected, "\(threads) threads, \(mib) MiB")
+            }
+        }
+        #expect(together["1/1024"] == 0, "one thread grows one table at a time")
+        #expect(together["2/1024"]! >= 256 && together["3/1024"]! >= 256, "every partition grew with others: \(together)")
+        #expect(together["2/16"] == 0 && together["2/2"] == 0 && together["3/2"] == 0,
+                "16 and 2 MiB have no room to grow tables together: \(together)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "spill files removed")
     }
 
     @Test func manyKeysGrowEveryPartitionAndStayExact() throws {
