@@ -355,9 +355,19 @@ public final class PartitionedCounter: ContactCounter {
 
     public func finish(teams: Int, audienceTeam: [UInt32], policy: UnsubscribedPolicy) throws -> CountResult {
         defer { removeSpillFiles() }
-        for p in partitions {
-            if isSpilling && p.stagedCount > 0 { spill(p) } else { apply(p) }
+        // What is still staged: a partition whose table has room for all of it is applied by the
+        // worker that tallies it (no growth, so nothing shared changes); the others first, here.
+        var roomy = [Bool](repeating: false, count: Self.partitionCount)
+        for (index, p) in partitions.enumerated() {
+            if isSpilling && p.stagedCount > 0 {
+                spill(p)
+            } else if (p.table.count + p.stagedCount) * 4 < p.table.capacity * 3 {
+                roomy[index] = true
+            } else {
+                apply(p)
+            }
         }
+        let applyInWorker = roomy
         if let failure { throw failure }
         // Partitions are disjoint, so workers tally them apart and the sums are the same for any
         // number of workers. A spilled run merges one partition at a time to stay in its limit.
@@ -370,6 +380,7 @@ public final class PartitionedCounter: ContactCounter {
             do {
                 for index in stride(from: w, to: Self.partitionCount, by: workers) {
                     let p = partitions[index]
+                    if applyInWorker[index] { apply(p) }
                     if let sink = p.spill, let path = p.spillPath {
                         try sink.close()
                         let merged = try merge(p.table, spilled: path, records: p.spilledRecords)
