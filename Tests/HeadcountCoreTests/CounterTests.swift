@@ -94,17 +94,23 @@ struct SplitMix {
         }
     }
 
+    /// `count` rows of `people` addresses in `teams` teams: a tenth without an audience, the rest
+    /// in one of their team's `audiencesPerTeam` (audience a belongs to team a % teams), an eighth
+    /// unsubscribed.
+    func randomRows(seed: UInt64, count: Int, teams: Int, audiencesPerTeam: Int, people: Int) -> [Row] {
+        var rng = SplitMix(state: seed)
+        return (0..<count).map { _ in
+            let team = rng.below(teams)
+            let audience: Int? = rng.below(10) == 0 ? nil : team + teams * rng.below(audiencesPerTeam)
+            return Row(team: team, audience: audience, email: "p\(rng.below(people))@x.io",
+                       unsubscribed: rng.below(8) == 0)
+        }
+    }
+
     @Test(arguments: [11, 12, 13])
     func spillingToDiskStaysExact(seed: UInt64) throws {
-        var rng = SplitMix(state: seed)
         let teams = 7, audiences = 35
-        var rows: [Row] = []
-        for _ in 0..<120_000 {
-            let team = rng.below(teams)
-            let audience: Int? = rng.below(10) == 0 ? nil : team + teams * rng.below(5)
-            rows.append(Row(team: team, audience: audience, email: "p\(rng.below(60_000))@x.io",
-                            unsubscribed: rng.below(8) == 0))
-        }
+        let rows = randomRows(seed: seed, count: 120_000, teams: teams, audiencesPerTeam: 5, people: 60_000)
         let dir = TemporaryFolder()
         for policy in UnsubscribedPolicy.allCases {
             // 1 MiB cannot hold the tables: the counter spills almost at once.
@@ -179,15 +185,8 @@ struct SplitMix {
     /// limits that leave room for growing them together (1 GiB), only one at a time (16 MiB),
     /// or not at all (2 MiB: spilling).
     @Test func tablesGrownTogetherStayExact() throws {
-        var rng = SplitMix(state: 21)
         let teams = 5, audiences = 20
-        var rows: [Row] = []
-        for _ in 0..<400_000 {
-            let team = rng.below(teams)
-            let audience: Int? = rng.below(10) == 0 ? nil : team + teams * rng.below(4)
-            rows.append(Row(team: team, audience: audience, email: "p\(rng.below(300_000))@x.io",
-                            unsubscribed: rng.below(8) == 0))
-        }
+        let rows = randomRows(seed: 21, count: 400_000, teams: teams, audiencesPerTeam: 4, people: 300_000)
         let expected = model(rows, teams: teams, audiences: audiences, policy: .any)
         let dir = TemporaryFolder()
         var together: [String: Int] = [:]
