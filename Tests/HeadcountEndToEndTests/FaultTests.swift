@@ -42,6 +42,32 @@ import Testing
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: h.dir + "/out")) ?? []).isEmpty)
     }
 
+    /// A report file's name taken by a folder: renaming the staged files into place would stop
+    /// at that file, after the ones before it had replaced the earlier run's. Nothing is moved,
+    /// the earlier report stays whole, and the run, already recorded as complete, is failed.
+    @Test func aFolderInTheWayOfOneReportFilePublishesNone() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.report(["legacy.csv.gz"], ["--label", "first"])
+        let before = try FileManager.default.contentsOfDirectory(atPath: h.dir + "/out").sorted()
+        let earlier = try Dictionary(uniqueKeysWithValues: before.map { ($0, try Data(contentsOf: URL(fileURLWithPath: h.dir + "/out/" + $0))) })
+        for name in ["report.html", "teams.csv"] {
+            try FileManager.default.removeItem(atPath: h.dir + "/out/" + name)
+            try FileManager.default.createDirectory(atPath: h.dir + "/out/" + name + "/inside", withIntermediateDirectories: true)
+            let r = try h.report(["legacy.csv.gz", "part-a.csv"], ["--label", "second"])
+            #expect(r.status == 1, "\(name)")
+            #expect(r.stderr.contains("out/\(name)") && r.stderr.contains("a folder"), "\(name): \(r.stderr)")
+            #expect(r.stderr.split(separator: "\n").count == 1)
+            for (file, bytes) in earlier where file != name {
+                #expect(try Data(contentsOf: URL(fileURLWithPath: h.dir + "/out/" + file)) == bytes, "\(file) is the first run's")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: h.dir + "/out").sorted() == before, "no staged file left")
+            try FileManager.default.removeItem(atPath: h.dir + "/out/" + name)
+            FileManager.default.createFile(atPath: h.dir + "/out/" + name, contents: earlier[name])
+        }
+        let runs = try h.runs()
+        #expect(runs.map { $0["status"] as? String } == ["failed", "failed", "complete"], "\(runs)")
+    }
+
     @Test func aHistoryLockedLongerThanTheBusyTimeoutFailsTheRun() throws {
         let h = Headcount(); defer { h.cleanup() }
         try h.report(["legacy.csv.gz"], ["--label", "first"])

@@ -73,8 +73,23 @@ public final class OutputFolder {
     }
 
     /// Moves every staged file into place.
-    /// - Throws: `.environment` when a rename fails (the staged files are removed).
+    ///
+    /// A rename cannot be taken back (it replaced the earlier run's file), so what would stop
+    /// one part-way, a folder where a report file goes, is looked for before the first: the
+    /// folder then holds the earlier report whole or this one, never a mix. (The staged files
+    /// sit in the same folder, already written, so a rename has nothing else to fail on but
+    /// a disappearing folder or a change of permissions during the run.)
+    /// - Throws: `.environment` when a report file's name is taken by a folder or a rename fails
+    ///   (the staged files are removed).
     public func commit() throws {
+        for (_, final) in staged {
+            var info = stat()
+            if lstat(final, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR {
+                discard()
+                throw HeadcountError(.environment, "cannot move the report into place: a folder has its name; "
+                                     + "nothing was replaced", file: final)
+            }
+        }
         for (tmp, final) in staged {
             if rename(tmp, final) != 0 {
                 let err = String(cString: strerror(errno))
