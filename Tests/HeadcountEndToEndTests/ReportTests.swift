@@ -244,6 +244,18 @@ import Testing
         #expect(r.files() == ["audiences.csv", "report.html", "summary.json", "teams.csv"])
     }
 
+    /// A run that writes fewer formats than the one before it into the same folder removes the
+    /// earlier run's other report files too: a folder never mixes runs. Other files stay.
+    @Test func reportFilesOfAnEarlierRunInOtherFormatsAreRemoved() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.report(["legacy.csv.gz"])
+        FileManager.default.createFile(atPath: h.dir + "/out/notes.txt", contents: Data("mine".utf8))
+        #expect(try h.report(["header-only.csv.gz"], ["--format", "csv"]).status == 0)
+        let r = try h.report(["header-only.csv.gz"], ["--format", "json"])
+        #expect(r.status == 0)
+        #expect(r.files() == ["notes.txt", "summary.json"])
+    }
+
     @Test func summaryLineOnStandardOutput() throws {
         let h = Headcount(); defer { h.cleanup() }
         let r = try h.run(["report", "--contacts", "legacy.csv.gz", "--out", "out"])

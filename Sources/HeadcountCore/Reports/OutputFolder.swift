@@ -33,6 +33,8 @@ public enum TemporaryFiles {
 public final class OutputFolder {
     public let path: String
     private var staged: [(temporary: String, final: String)] = []
+    /// Files an earlier run may have left that this one does not write (`replaces`).
+    private var replaced: [String] = []
     /// Whether this run made the folder; a failed run removes it again when empty.
     private let created: Bool
     private let suffix = ".tmp-\(getpid())"
@@ -90,6 +92,7 @@ public final class OutputFolder {
                                      + "nothing was replaced", file: final)
             }
         }
+        let written = Set(staged.map(\.final))
         for (tmp, final) in staged {
             if rename(tmp, final) != 0 {
                 let err = String(cString: strerror(errno))
@@ -99,6 +102,16 @@ public final class OutputFolder {
             TemporaryFiles.unregister(tmp)
         }
         staged.removeAll()
+        for name in replaced {
+            let file = (path as NSString).appendingPathComponent(name)
+            if !written.contains(file) { unlink(file) }
+        }
+    }
+
+    /// Names a report file that this run replaces even when it does not write it: removed at
+    /// `commit` (only then, so that a failed run leaves an earlier report whole).
+    public func replaces(_ name: String) {
+        replaced.append(name)
     }
 
     /// Removes the staged files, and the folder when this run made it and it is empty.
@@ -119,10 +132,6 @@ public final class OutputFolder {
         staged.removeAll { $0.temporary == tmp }
     }
 
-    /// Removes `name` from the folder if present (a stale file from an earlier run).
-    public func removeStale(_ name: String) {
-        unlink((path as NSString).appendingPathComponent(name))
-    }
 }
 
 /// A buffered file writer that reports failures (a full disk, a file-size limit) as `.environment`.

@@ -8,6 +8,9 @@ public enum ReportRenderer {
     public static let audiencesHeader = ["team_id", "audience_id", "contacts", "shared_contacts",
                                          "exclusive_contacts"]
 
+    /// Every file a report can have.
+    public static let reportFiles = ["teams.csv", "audiences.csv", "summary.json", "report.html", "rejects.csv"]
+
     /// Stages the requested report files in `out`; returns their names.
     public static func stage(_ data: ReportData, formats: [ReportFormat], in out: OutputFolder,
                              keepRejects: Bool) throws -> [String] {
@@ -32,8 +35,10 @@ public enum ReportRenderer {
             files.append("rejects.csv")
         } else {
             out.discard(named: "rejects.csv")
-            out.removeStale("rejects.csv")
         }
+        // An earlier run's report files that this one does not write go when it commits, so that
+        // the folder never mixes runs.
+        for name in reportFiles where !files.contains(name) { out.replaces(name) }
         return files
     }
 
