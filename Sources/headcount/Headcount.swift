@@ -26,6 +26,12 @@ struct Headcount: ParsableCommand {
     static func main() {
         signal(SIGXFSZ, SIG_IGN)   // a file-size limit becomes a write error, not a silent kill
         Interrupts.install()
+        PageMemory.refused = { error in
+            // From whichever thread asked first; any other waits here while this one exits.
+            refusal.lock()
+            ActiveRun.markFailed(error.message)
+            exit(with: error)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -43,6 +49,9 @@ struct Headcount: ParsableCommand {
             Glibc.exit(2)
         }
     }
+
+    /// Held by the first thread whose table the system refused memory.
+    static let refusal = NSLock()
 
     static func exit(with error: HeadcountError) -> Never {
         FileHandleOutput.standardError(Terminal.error("headcount:") + " \(error)")

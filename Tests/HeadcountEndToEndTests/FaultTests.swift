@@ -68,6 +68,30 @@ import Testing
         #expect(runs.map { $0["status"] as? String } == ["failed", "failed", "complete"], "\(runs)")
     }
 
+    /// The system refuses a hash table its memory, as it does under an address-space limit
+    /// (`ulimit -v`; here `HEADCOUNT_REFUSE_MAPPINGS_FROM`, which refuses mappings of 64 KiB and
+    /// more: the tables outgrow that at about 200,000 contacts). One line, exit status 1, no
+    /// report, no output folder or spill file left, and the run failed in the history, whichever
+    /// thread asked for the table.
+    @Test(arguments: [1, 2])
+    func memoryTheSystemRefusesEndsTheRunCleanly(threads: Int) throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.run(["generate", "--teams", "300", "--rows", "250000", "--out", "big"])
+        try FileManager.default.createDirectory(atPath: h.dir + "/tmp", withIntermediateDirectories: true)
+        let r = try h.run(["report", "--contacts", "big/contacts.csv.gz", "--out", "out", "--quiet", "--temp-dir", "tmp",
+                           "--threads", "\(threads)"], env: ["HEADCOUNT_REFUSE_MAPPINGS_FROM": "65536"])
+        #expect(r.status == 1)
+        #expect(r.stderr.hasPrefix("headcount: out of memory: the system refused 65536 bytes"), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: h.dir + "/out"), "the output folder it made is gone")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: h.dir + "/tmp").isEmpty, "no spill files left")
+        let runs = try h.runs()
+        #expect(runs.count == 1 && runs[0]["status"] as? String == "failed")
+        #expect((runs[0]["error"] as? String)?.hasPrefix("out of memory") == true, "\(runs)")
+        // Without the refusal the same run completes.
+        #expect(try h.report(["big/contacts.csv.gz"]).status == 0)
+    }
+
     @Test func aHistoryLockedLongerThanTheBusyTimeoutFailsTheRun() throws {
         let h = Headcount(); defer { h.cleanup() }
         try h.report(["legacy.csv.gz"], ["--label", "first"])

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,7 +14,7 @@ import Darwin
 /// (where transparent huge pages are enabled, even only on request): a table read at random
 /// then costs one TLB entry per 2 MiB instead of per 4 KiB, and filling it one page fault
 /// per 2 MiB.
-enum PageMemory {
+public enum PageMemory {
     static let hugePage = 2 << 20
 
     static let page = 4096
@@ -28,12 +29,27 @@ enum PageMemory {
     /// Mappings are whole pages.
     static func length(_ count: Int, _ stride: Int) -> Int { (max(1, count * stride) + page - 1) & ~(page - 1) }
 
+    /// What happens when the system refuses a table its memory (under an address-space limit,
+    /// `ulimit -v`): the run cannot go on. The executable sets this once at start-up to end the
+    /// run with a one-line error, its temporary files removed and the history told; a table
+    /// cannot report the failure to its caller, since its inserts sit on the per-row path.
+    nonisolated(unsafe) public static var refused: (HeadcountError) -> Never = { fatalError("\($0)") }
+
+    /// Mappings of this many bytes or more are refused as the system refuses them under an
+    /// address-space limit: `HEADCOUNT_REFUSE_MAPPINGS_FROM`, for the tests of that failure.
+    static let refuseFrom = ProcessInfo.processInfo.environment["HEADCOUNT_REFUSE_MAPPINGS_FROM"].flatMap { Int($0) }
+        ?? Int.max
+
     static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
         let bytes = length(count, MemoryLayout<T>.stride)
         let huge = bytes >= hugePage
         let mapped = huge ? bytes + hugePage : bytes
-        guard let p = mmap(nil, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED
-        else { fatalError("out of memory: cannot map \(bytes) bytes for a hash table") }
+        guard bytes < refuseFrom,
+              let p = mmap(nil, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED
+        else {
+            refused(HeadcountError(.environment, "out of memory: the system refused \(bytes) bytes for a hash table; "
+                                   + "bound the run with --memory-limit, below the memory it may map (ulimit -v)"))
+        }
         var start = p
         if huge {
             // Keep the 2 MiB-aligned part; give back the ends.

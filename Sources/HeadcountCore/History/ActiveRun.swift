@@ -15,10 +15,16 @@ public enum ActiveRun {
 
     /// Records the run in progress as failed because of `signal`; for the signal-handling thread.
     public static func markInterrupted(by name: String) {
+        markFailed("interrupted by \(name)")
+    }
+
+    /// Records the run in progress as failed with `error`, from any thread, for a failure that
+    /// ends the process where it happens (a signal, memory the system refuses).
+    public static func markFailed(_ error: String) {
         lock.lock()
         let run = current
         lock.unlock()
         guard let run, let store = try? HistoryStore(path: run.database) else { return }
-        try? store.fail(id: run.runID, error: "interrupted by \(name)", finishedAt: Timestamp.iso8601(Date()))
+        try? store.fail(id: run.runID, error: error, finishedAt: Timestamp.iso8601(Date()))
     }
 }

@@ -52,6 +52,8 @@ public final class OutputFolder {
         if access(path, W_OK) != 0 {
             throw HeadcountError(.environment, "the output folder is not writable", file: path)
         }
+        // A run that ends where it fails (a signal, memory refused) removes the folder it made.
+        if created { TemporaryFiles.register(path) }
     }
 
     /// The temporary path a file named `name` is written to before commit.
@@ -102,6 +104,7 @@ public final class OutputFolder {
             TemporaryFiles.unregister(tmp)
         }
         staged.removeAll()
+        TemporaryFiles.unregister(path)
         for name in replaced {
             let file = (path as NSString).appendingPathComponent(name)
             if !written.contains(file) { unlink(file) }
@@ -121,7 +124,10 @@ public final class OutputFolder {
             TemporaryFiles.unregister(tmp)
         }
         staged.removeAll()
-        if created { rmdir(path) }
+        if created {
+            rmdir(path)
+            TemporaryFiles.unregister(path)
+        }
     }
 
     /// Removes the staged file `name` without publishing it.
