@@ -39,7 +39,7 @@ public func fuzzCSV(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let chunk = size > 1 ? Int(bytes[1] % 97) + 1 : 1
     let copied = read(CSVReader(source: FuzzSource(bytes, step: step), delimiter: nil, maxRecordBytes: 300,
                                 refillSize: 512))
-    let lender = PrefetchingReader(FuzzSource(bytes, step: step), chunkSize: chunk, depth: 2, headroom: 300)
+    let lender = try! PrefetchingReader(FuzzSource(bytes, step: step), chunkSize: chunk, depth: 2, headroom: 300)
     let lent = read(CSVReader(source: lender, delimiter: nil, maxRecordBytes: 300, refillSize: 512), check: false)
     if lent != copied {
         // The first difference, for whoever replays the input.

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import HeadcountCore
 #if canImport(Glibc)
@@ -92,25 +91,30 @@ enum FileHandleOutput {
 
 /// SIGINT and SIGTERM: remove temporary files, record the run as failed, exit 130 or 143.
 ///
-/// Handled on a dispatch queue, not in the signal handler itself, so that the
-/// history can be written safely.
+/// Taken by a thread of their own (`sigwait`), started before any work, not in a signal
+/// handler, so that the history can be written safely; and not by the system's thread pool,
+/// which, when the system will not start a thread, would leave them waiting for one.
 enum Interrupts {
-    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
-
     static func install() {
         signal(SIGPIPE, SIG_IGN)
-        for (sig, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                TemporaryFiles.removeAll()
-                ActiveRun.markInterrupted(by: name)
-                TemporaryFiles.removeAll()
-                FileHandleOutput.standardError("headcount: interrupted by \(name); no report written")
-                _exit(128 + sig)
-            }
-            source.resume()
-            sources.append(source)
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        // Blocked here, and so in every thread started from now on; the one below takes them.
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        let started = Workers.start(limited: false) {
+            var wanted = signals
+            var sig: Int32 = 0
+            while sigwait(&wanted, &sig) != 0 {}
+            let name = sig == SIGINT ? "SIGINT" : "SIGTERM"
+            TemporaryFiles.removeAll()
+            ActiveRun.markInterrupted(by: name)
+            TemporaryFiles.removeAll()
+            FileHandleOutput.standardError("headcount: interrupted by \(name); no report written")
+            _exit(128 + sig)
         }
+        // Without that thread, a signal ends the process as it would by default.
+        if !started { pthread_sigmask(SIG_UNBLOCK, &signals, nil) }
     }
 }

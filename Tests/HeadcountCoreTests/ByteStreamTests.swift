@@ -107,7 +107,7 @@ import Testing
         let dir = TemporaryFolder()
         let path = dir.write("p.gz", GzipEncoder.gzip(text) + GzipEncoder.gzip(text))
         let stream = try ByteStream(file: InputFile(path: path))
-        let reader = PrefetchingReader(stream, chunkSize: 1000, depth: 2)
+        let reader = try PrefetchingReader(stream, chunkSize: 1000, depth: 2)
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 333)
         while true {
@@ -122,7 +122,7 @@ import Testing
         let dir = TemporaryFolder()
         let gz = GzipEncoder.gzip(text)
         let stream = try ByteStream(file: InputFile(path: dir.write("t.gz", Array(gz[0..<(gz.count / 2)]))))
-        let reader = PrefetchingReader(stream, chunkSize: 100, depth: 2)
+        let reader = try PrefetchingReader(stream, chunkSize: 100, depth: 2)
         var buffer = [UInt8](repeating: 0, count: 64)
         #expect(throws: HeadcountError.self) {
             while try buffer.withUnsafeMutableBytes({ try reader.read(into: $0) }) > 0 {}

@@ -51,8 +51,8 @@ func records(_ text: String, step: Int = .max, delimiter: UInt8? = nil, maxRecor
     -> (header: [String], rows: [[String]], lines: [Int], raw: [String])
 {
     let memory = MemorySource(text, step: step)
-    let source: ChunkSource = lentChunks.map {
-        PrefetchingReader(memory, chunkSize: $0, depth: 3, headroom: maxRecordBytes)
+    let source: ChunkSource = try lentChunks.map {
+        try PrefetchingReader(memory, chunkSize: $0, depth: 3, headroom: maxRecordBytes)
     } ?? memory
     let reader = CSVReader(source: source, delimiter: delimiter, maxRecordBytes: maxRecordBytes)
     let header = try reader.readHeader()?.map { String(decoding: $0, as: UTF8.self) } ?? []

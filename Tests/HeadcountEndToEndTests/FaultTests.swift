@@ -92,6 +92,40 @@ import Testing
         #expect(try h.report(["big/contacts.csv.gz"]).status == 0)
     }
 
+    /// The system starts no more threads (a limit on processes, or on address space): here
+    /// `HEADCOUNT_MAX_THREADS`, which refuses threads past a count. Work shared out among
+    /// threads (growing and tallying the tables, rendering, recording the history) runs on the
+    /// threads there are, with the same reports; a reading stage that cannot start ends the
+    /// run with one line, at once, instead of waiting for a thread forever.
+    @Test func threadsTheSystemRefusesNeverHangTheRun() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try h.run(["generate", "--teams", "300", "--rows", "250000", "--out", "big"])
+        let full = try h.run(["report", "--contacts", "big/contacts.csv.gz", "--out", "full", "--quiet"])
+        #expect(full.status == 0)
+        // A file's two reading threads (decompressing, scanning) and no other.
+        let two = try h.run(["report", "--contacts", "big/contacts.csv.gz", "--out", "two", "--quiet"],
+                            env: ["HEADCOUNT_MAX_THREADS": "2"])
+        #expect(two.status == 0, "\(two.stderr)")
+        for name in ["teams.csv", "audiences.csv", "rejects.csv"] {
+            #expect(two.file(name, in: "two") == full.file(name, in: "full"), "\(name)")
+        }
+        // The contact index needs a third.
+        let join = try h.run(["report", "--contacts", "global-contacts.csv.gz", "--memberships",
+                              "global-memberships.csv.gz", "--out", "join", "--quiet"],
+                             env: ["HEADCOUNT_MAX_THREADS": "2"])
+        #expect(join.status == 1)
+        #expect(join.stderr.hasPrefix("headcount: cannot start a thread for "), "\(join.stderr)")
+        #expect(join.stderr.split(separator: "\n").count == 1)
+        let none = try h.run(["report", "--contacts", "big/contacts.csv.gz", "--out", "none", "--quiet"],
+                             env: ["HEADCOUNT_MAX_THREADS": "0"])
+        #expect(none.status == 1)
+        #expect(none.stderr == "headcount: big/contacts.csv.gz: cannot start a thread for decompressing: the system "
+                + "refused one (a limit on processes or on memory)\n", "\(none.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: h.dir + "/none"))
+        let runs = try h.runs()
+        #expect(runs.map { $0["status"] as? String } == ["failed", "failed", "complete", "complete"], "\(runs)")
+    }
+
     @Test func aHistoryLockedLongerThanTheBusyTimeoutFailsTheRun() throws {
         let h = Headcount(); defer { h.cleanup() }
         try h.report(["legacy.csv.gz"], ["--label", "first"])

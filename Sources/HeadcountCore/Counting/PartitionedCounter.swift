@@ -286,7 +286,7 @@ public final class PartitionedCounter: ContactCounter {
         guard elsewhere + stagingBytes + tableBytes + poolBytes + adding <= memoryLimit else { return false }
         let before = due.reduce(0) { $0 + $1.table.capacity } * MemoryLayout<Slot>.stride
         let workers = min(threads, due.count)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        Workers.forEach(workers) { w in
             for k in stride(from: w, to: due.count, by: workers) { due[k].table.grow(to: wanted[k]) }
         }
         tableBytes += adding - before
@@ -376,7 +376,7 @@ public final class PartitionedCounter: ContactCounter {
         let errors = UnsafeMutableBufferPointer<Error?>.allocate(capacity: workers)
         errors.initialize(repeating: nil)
         defer { errors.deallocate() }
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        Workers.forEach(workers) { w in
             do {
                 for index in stride(from: w, to: Self.partitionCount, by: workers) {
                     let p = partitions[index]

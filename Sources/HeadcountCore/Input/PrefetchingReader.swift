@@ -56,14 +56,13 @@ public final class PrefetchingReader: ChunkSource {
     /// - Parameter position: read on the producing thread after each fill (e.g. the stored
     ///   bytes read), and published with the chunk as `deliveredPosition`.
     /// - Parameter headroom: bytes `lend` may carry in front of a chunk (0: `read` only).
+    /// - Throws: `.environment` when the system will not start the decompressing thread.
     public init(_ source: ChunkSource, chunkSize: Int = defaultChunkSize, depth: Int = defaultDepth,
-                headroom: Int = 0, position: @escaping () -> Int = { 0 }) {
+                headroom: Int = 0, position: @escaping () -> Int = { 0 }) throws {
         self.headroom = headroom
         empty = (0..<depth).map { _ in Chunk(size: chunkSize, headroom: headroom) }
         self.position = position
-        let thread = Thread { [self] in self.produce(from: source) }
-        thread.stackSize = 1 << 20
-        thread.start()
+        try Workers.start("decompressing") { [self] in self.produce(from: source) }
     }
 
     deinit {

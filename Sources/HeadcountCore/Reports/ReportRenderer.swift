@@ -28,7 +28,7 @@ public enum ReportRenderer {
             _ = rendered.deinitialize()
             rendered.deallocate()
         }
-        DispatchQueue.concurrentPerform(iterations: jobs.count) { rendered[$0] = jobs[$0].render() }
+        Workers.forEach(jobs.count) { rendered[$0] = jobs[$0].render() }
         for (k, job) in jobs.enumerated() { try out.write(job.name, rendered[k]) }
         var files = jobs.map(\.name)
         if keepRejects {

@@ -160,10 +160,11 @@ final class ContactScanner {
     private var cancelled = false
 
     /// Starts scanning `input`; its batches and its end go to `deliver` under `lane`.
-    init(input: OpenedInput, columns: Columns, lane: Int, deliver: @escaping (ScanItem) -> Void) {
-        let thread = Thread { [self] in self.scan(input, columns, lane, deliver) }
-        thread.stackSize = 1 << 20
-        thread.start()
+    /// - Throws: `.environment` when the system will not start the scanning thread.
+    init(input: OpenedInput, columns: Columns, lane: Int, deliver: @escaping (ScanItem) -> Void) throws {
+        try OpenedInput.located(input.path) {
+            try Workers.start("scanning") { [self] in self.scan(input, columns, lane, deliver) }
+        }
     }
 
     deinit { cancel() }

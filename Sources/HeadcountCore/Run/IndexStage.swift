@@ -23,14 +23,13 @@ final class IndexStage {
     private let lock = NSLock()
     private var heldBytes = 0
 
-    init(index: ContactIndex, teams: ByteInterner, audienceSeed: UInt64) {
+    /// - Throws: `.environment` when the system will not start the index's thread.
+    init(index: ContactIndex, teams: ByteInterner, audienceSeed: UInt64) throws {
         self.index = index
         self.teams = teams
         self.audienceSeed = audienceSeed
         heldBytes = index.bytes
-        let thread = Thread { [self] in self.run() }
-        thread.stackSize = 1 << 20
-        thread.start()
+        try Workers.start("the contact index") { [self] in self.run() }
     }
 
     func post(_ item: Work) { work.post(item) }

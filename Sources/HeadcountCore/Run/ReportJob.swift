@@ -103,7 +103,7 @@ public final class ReportJob {
             }
         }
         if !memberships.isEmpty {
-            indexStage = IndexStage(index: ContactIndex(), teams: teams, audienceSeed: Self.audienceSeed)
+            indexStage = try IndexStage(index: ContactIndex(), teams: teams, audienceSeed: Self.audienceSeed)
             for input in contacts where input.columns.index[.contactID] == nil {
                 throw missingColumn(.contactID, in: input, why: " (needed to join --memberships)")
             }
@@ -136,30 +136,25 @@ public final class ReportJob {
             let data = makeReportData(result, inputs: all.map(\.stats), rejects: rejects)
             // The history records the results while the report files are rendered: neither
             // needs the other, and the history's 150,000 rows of a large run take as long.
-            let recorded = DispatchGroup()
-            let recording = RecordingOutcome()
+            let recording = Recording()
             if let history {
                 let records = all.map(\.stats.record)
-                DispatchQueue.global().async(group: recorded) {
-                    do {
-                        try history.complete(data, inputs: records,
-                                             summaryJSON: String(decoding: ReportRenderer.summaryJSON(data), as: UTF8.self))
-                    } catch {
-                        recording.error = error
-                    }
+                recording.start {
+                    try history.complete(data, inputs: records,
+                                         summaryJSON: String(decoding: ReportRenderer.summaryJSON(data), as: UTF8.self))
                 }
             }
             let files: [String]
             do {
                 files = try ReportRenderer.stage(data, formats: config.formats, in: out, keepRejects: rejects.total > 0)
             } catch {
-                recorded.wait()
+                recording.wait()
                 if recording.error == nil {
                     try? history?.fail(id: runID, error: "\(error)", finishedAt: data.finishedAt, evenIfComplete: true)
                 }
                 throw error
             }
-            recorded.wait()
+            recording.wait()
             if let error = recording.error { throw error }
             do {
                 try out.commit()
@@ -242,7 +237,7 @@ public final class ReportJob {
         var positions = [Int](repeating: 0, count: inputs.count)
         defer { for scanner in scanners { scanner?.cancel() } }
         var started = 0, open = 0
-        func start() {
+        func start() throws {
             let i = started
             let columns: ContactScanner.Columns
             if inputs[i].stats.role == .contacts {
@@ -252,16 +247,16 @@ public final class ReportJob {
             }
             if let indexStage, inputs[i].stats.role == .memberships {
                 // Joined on the index thread on their way here.
-                scanners[i] = ContactScanner(input: inputs[i], columns: columns, lane: i) {
+                scanners[i] = try ContactScanner(input: inputs[i], columns: columns, lane: i) {
                     indexStage.post(.join($0, to: queue))
                 }
             } else {
-                scanners[i] = ContactScanner(input: inputs[i], columns: columns, lane: i, deliver: queue.post)
+                scanners[i] = try ContactScanner(input: inputs[i], columns: columns, lane: i, deliver: queue.post)
             }
             started += 1
             open += 1
         }
-        while started < min(inputs.count, configuration.threads) { start() }
+        while started < min(inputs.count, configuration.threads) { try start() }
         while open > 0 {
             switch queue.take() {
             case .batch(let i, let batch):
@@ -290,7 +285,7 @@ public final class ReportJob {
                 scanners[i] = nil
                 open -= 1
                 try rejects.finish(lane: firstLane + i)
-                if started < inputs.count { start() }
+                if started < inputs.count { try start() }
             }
         }
     }
@@ -526,9 +521,33 @@ public final class ReportJob {
     }
 }
 
-/// The error of recording a run in the history on another thread; read after waiting for it.
-private final class RecordingOutcome: @unchecked Sendable {
-    var error: Error?
+/// The recording of a run in the history on another thread, and its error, read after `wait`.
+private final class Recording: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var running = false
+    private(set) var error: Error?
+
+    /// Runs `body` on a thread of its own, or here when the system will not start one.
+    func start(_ body: @escaping () throws -> Void) {
+        running = true
+        let record = { [self] in
+            let failure: Error?
+            do { try body(); failure = nil } catch { failure = error }
+            condition.lock()
+            error = failure
+            running = false
+            condition.broadcast()
+            condition.unlock()
+        }
+        if !Workers.start(record) { record() }
+    }
+
+    /// Waits for the recording to end (at once when none was started).
+    func wait() {
+        condition.lock()
+        while running { condition.wait() }
+        condition.unlock()
+    }
 }
 
 /// One input, opened, its format found and its header read.
@@ -550,9 +569,11 @@ final class OpenedInput {
         stats = InputStats(role: role, path: path)
         file = try InputFile(path: path)
         stream = try ByteStream(file: file)
-        let file = self.file
-        let prefetch = PrefetchingReader(stream, chunkSize: config.readChunkSize, headroom: config.maxRecordBytes,
-                                         position: { file.bytesRead })
+        let file = self.file, stream = self.stream
+        let prefetch = try Self.located(path) {
+            try PrefetchingReader(stream, chunkSize: config.readChunkSize, headroom: config.maxRecordBytes,
+                                  position: { file.bytesRead })
+        }
         self.prefetch = prefetch
         let reader = CSVReader(source: prefetch, delimiter: config.delimiter, maxRecordBytes: config.maxRecordBytes,
                                refillSize: config.readChunkSize)

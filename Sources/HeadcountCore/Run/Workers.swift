@@ -1,0 +1,143 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Threads of the run's own, started with `pthread_create`, instead of Foundation's `Thread`
+/// and Dispatch's pool.
+///
+/// When the system will not start a thread (a limit on processes, `ulimit -u` or a container's
+/// `pids.max`, or on address space, `ulimit -v`), `Thread.start` returns as if it had started
+/// one that never runs, and Dispatch sleeps until a thread can be made: a run that hangs, and
+/// one that SIGTERM no longer ends, since its handler waits for a thread too. Here the failure
+/// is seen: work shared out among threads runs on the calling thread instead (`forEach`), and
+/// a stage of the reading pipeline, which needs its thread, fails the run with one line
+/// (`start`).
+public enum Workers {
+    /// Stack of a worker: the run's loops keep their data on the heap.
+    public static let stackSize = 1 << 20
+
+    private static let lock = NSLock()
+
+    /// Threads beyond this count are refused as the system refuses them at its limit:
+    /// `HEADCOUNT_MAX_THREADS`, for the tests of that failure.
+    static let allowed = ProcessInfo.processInfo.environment["HEADCOUNT_MAX_THREADS"].flatMap { Int($0) } ?? Int.max
+    nonisolated(unsafe) private static var started = 0
+
+    private final class Job {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    /// Starts `body` on a new thread; false, running nothing, when the system refuses one.
+    /// - Parameter limited: whether `HEADCOUNT_MAX_THREADS` applies (not to the thread that
+    ///   takes the signals, started before any work).
+    public static func start(limited: Bool = true, _ body: @escaping () -> Void) -> Bool {
+        if limited {
+            lock.lock()
+            let allow = started < allowed
+            if allow { started += 1 }
+            lock.unlock()
+            guard allow else { return false }
+        }
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setstacksize(&attributes, stackSize)
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        let job = Unmanaged.passRetained(Job(body)).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, &attributes, { context in
+            Unmanaged<Job>.fromOpaque(context!).takeRetainedValue().body()
+            return nil
+        }, job)
+        if rc != 0 {
+            Unmanaged<Job>.fromOpaque(job).release()
+            return false
+        }
+        return true
+    }
+
+    /// Starts `body` on a new thread, or fails the run when the system refuses one.
+    /// - Throws: `.environment`, naming what the thread was for.
+    static func start(_ purpose: String, _ body: @escaping () -> Void) throws {
+        guard start(body) else {
+            throw HeadcountError(.environment, "cannot start a thread for \(purpose): the system refused one "
+                                 + "(a limit on processes or on memory)")
+        }
+    }
+
+    /// Calls `body` once with each of `0..<count`, on `count` threads counting this one, and
+    /// returns when all calls have; the calls of a thread the system refuses run on the
+    /// threads that did start (at least this one).
+    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
+        guard count > 1 else {
+            if count == 1 { body(0) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            // The threads reach `body` through this box, which is emptied once they are done,
+            // so that no reference to it outlives the call (a started thread's closure is
+            // released only after it has said it is done).
+            let shared = Shared(body, count: count)
+            for _ in 1..<count where !start({ shared.work() }) {
+                shared.finished()
+            }
+            shared.work()
+            shared.waitForAll()
+        }
+    }
+
+    /// The state `forEach` shares with its threads.
+    private final class Shared {
+        private let condition = NSCondition()
+        private var body: ((Int) -> Void)?
+        private let count: Int
+        private var next = 0
+        /// Threads that will call `work` and have not finished, this one included.
+        private var running: Int
+
+        init(_ body: @escaping (Int) -> Void, count: Int) {
+            self.body = body
+            self.count = count
+            running = count
+        }
+
+        /// Calls `body` with each index not yet taken until none is left, then counts this
+        /// thread out (its reference to `body` dropped first).
+        func work() {
+            do {
+                condition.lock()
+                let body = self.body
+                condition.unlock()
+                while let body {
+                    condition.lock()
+                    let i = next
+                    next += 1
+                    condition.unlock()
+                    if i >= count { break }
+                    body(i)
+                }
+            }
+            finished()
+        }
+
+        /// A thread that will not call `work`: the system refused it.
+        func finished() {
+            condition.lock()
+            running -= 1
+            condition.broadcast()
+            condition.unlock()
+        }
+
+        /// Waits for every thread to finish, then lets go of `body`.
+        func waitForAll() {
+            condition.lock()
+            while running > 0 { condition.wait() }
+            body = nil
+            condition.unlock()
+        }
+    }
+}
