@@ -1,4 +1,3 @@
-import Dispatch
 
 /// Renders `teams.csv`, `audiences.csv` and `summary.json` from `ReportData`.
 public enum ReportRenderer {
