@@ -1,4 +1,3 @@
-
 /// Renders `teams.csv`, `audiences.csv` and `summary.json` from `ReportData`.
 public enum ReportRenderer {
     public static let teamsHeader = ["team_id", "contact_rows", "audiences", "legacy_contacts",
