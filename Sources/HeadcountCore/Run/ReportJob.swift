@@ -118,8 +118,8 @@ public final class ReportJob {
             let rejects = try RejectLog(sink: out.open("rejects.csv"), limit: config.maxRejects,
                                         lanes: contacts.count + memberships.count,
                                         temporaryDirectory: config.temporaryDirectory)
-            contactBytes = contacts.map { $0.file.size ?? 0 }.reduce(0, +)
-            allBytes = contactBytes + memberships.map { $0.file.size ?? 0 }.reduce(0, +)
+            contactBytes = contacts.map { $0.size ?? 0 }.reduce(0, +)
+            allBytes = contactBytes + memberships.map { $0.size ?? 0 }.reduce(0, +)
             // Every contact must be known before a membership is joined.
             try read(contacts, firstLane: 0, rejects: rejects)
             try read(memberships, firstLane: contacts.count, rejects: rejects)
@@ -239,6 +239,7 @@ public final class ReportJob {
         var started = 0, open = 0
         func start() throws {
             let i = started
+            try inputs[i].startReading()
             let columns: ContactScanner.Columns
             if inputs[i].stats.role == .contacts {
                 (columns, fixedTeams[i]) = contactColumns(inputs[i])
@@ -281,7 +282,7 @@ public final class ReportJob {
                 if let error { throw error }
                 inputs[i].finish()
                 bytesInFlight -= positions[i]
-                bytesDone += inputs[i].file.bytesRead
+                bytesDone += inputs[i].stats.storedBytes
                 scanners[i] = nil
                 open -= 1
                 try rejects.finish(lane: firstLane + i)
@@ -551,50 +552,109 @@ private final class Recording: @unchecked Sendable {
 }
 
 /// One input, opened, its format found and its header read.
+///
+/// Every input is opened before any is read, so that a missing file or column stops the run
+/// at once; but only the files being read (`--threads` at a time) hold a decompressing thread
+/// and its buffers (about 17 MB). A regular file is closed again once its header is known and
+/// reopened when its turn comes (`startReading`), its header read again and compared; before,
+/// every file held its thread and buffers from the start, and 40 inputs took 740 MB. A pipe,
+/// which cannot be read twice, keeps reading from the start.
 final class OpenedInput {
-    let stats: InputStats
-    let file: InputFile
-    let stream: ByteStream
-    let reader: CSVReader
-    let prefetch: PrefetchingReader
-    let columns: ColumnMap
+    /// What reading a file holds: the file, its decompressor, the prefetching thread, the CSV reader.
+    private final class Reading {
+        let file: InputFile
+        let stream: ByteStream
+        let prefetch: PrefetchingReader
+        let reader: CSVReader
 
-    deinit { prefetch.cancel() }
+        init(_ file: InputFile, _ config: ReportConfiguration, delimiter: UInt8?) throws {
+            self.file = file
+            stream = try ByteStream(file: file)
+            let file = self.file, stream = self.stream
+            prefetch = try OpenedInput.located(file.path) {
+                try PrefetchingReader(stream, chunkSize: config.readChunkSize, headroom: config.maxRecordBytes,
+                                      position: { file.bytesRead })
+            }
+            reader = CSVReader(source: prefetch, delimiter: delimiter, maxRecordBytes: config.maxRecordBytes,
+                               refillSize: config.readChunkSize)
+        }
+
+        deinit { prefetch.cancel() }
+    }
+
+    let stats: InputStats
+    let columns: ColumnMap
+    let path: String
+    /// The stored size of a regular file; nil for a pipe.
+    let size: Int?
+    private let config: ReportConfiguration
+    /// The header as first read, to be found again when the file is reopened.
+    private let header: [[UInt8]]
+    private var reading: Reading?
+
+    /// The CSV reader of a file being read (after `startReading`).
+    var reader: CSVReader { reading!.reader }
 
     /// Stored bytes of this file consumed so far, as seen from the reading thread.
-    var bytesConsumed: Int { prefetch.deliveredPosition }
-    var path: String { file.path }
+    var bytesConsumed: Int { reading?.prefetch.deliveredPosition ?? 0 }
 
     init(role: InputStats.Role, path: String, _ config: ReportConfiguration) throws {
         stats = InputStats(role: role, path: path)
-        file = try InputFile(path: path)
-        stream = try ByteStream(file: file)
-        let file = self.file, stream = self.stream
-        let prefetch = try Self.located(path) {
-            try PrefetchingReader(stream, chunkSize: config.readChunkSize, headroom: config.maxRecordBytes,
-                                  position: { file.bytesRead })
+        self.path = path
+        self.config = config
+        let file = try InputFile(path: path)
+        size = file.size
+        let header: [[UInt8]]?
+        if file.size == nil {
+            let reading = try Reading(file, config, delimiter: config.delimiter)
+            self.reading = reading
+            stats.format = reading.stream.format
+            header = try Self.located(path) { try reading.reader.readHeader() }
+            stats.delimiter = reading.reader.delimiter
+        } else {
+            // The header alone, without the prefetching thread; the file is closed again.
+            let stream = try ByteStream(file: file)
+            let reader = CSVReader(source: stream, delimiter: config.delimiter, maxRecordBytes: config.maxRecordBytes,
+                                   refillSize: 1 << 16)
+            stats.format = stream.format
+            header = try Self.located(path) { try reader.readHeader() }
+            stats.delimiter = reader.delimiter
         }
-        self.prefetch = prefetch
-        let reader = CSVReader(source: prefetch, delimiter: config.delimiter, maxRecordBytes: config.maxRecordBytes,
-                               refillSize: config.readChunkSize)
-        self.reader = reader
-        stats.format = stream.format
-        guard let header = try Self.located(path, { try reader.readHeader() }) else {
+        guard let header else {
             throw HeadcountError(.data, "no header row (the file holds only blank lines)", file: path)
         }
+        self.header = header
         columns = ColumnMap(header: header, overrides: config.columnOverrides)
         stats.columns = columns.names
-        stats.delimiter = reader.delimiter
-        reader.limitStoredFields(to: header.count + 1)
+        reading?.reader.limitStoredFields(to: header.count + 1)
     }
 
-    /// Records the byte counts once the file has been read to its end.
+    /// Opens the file again for reading its rows, past its header, with a thread decompressing
+    /// ahead; nothing to do for a pipe, read from the start.
+    /// - Throws: `.data` when the file is no longer the one opened first (another size or header),
+    ///   or what opening it throws.
+    func startReading() throws {
+        guard reading == nil else { return }
+        let file = try InputFile(path: path)
+        let reading = try Reading(file, config, delimiter: stats.delimiter)
+        let again = try Self.located(path) { try reading.reader.readHeader() }
+        guard file.size == size, again == header else {
+            throw HeadcountError(.data, "the file changed after the run opened it (its size or header is not the same)",
+                                 file: path)
+        }
+        reading.reader.limitStoredFields(to: header.count + 1)
+        self.reading = reading
+    }
+
+    /// Records the byte counts once the file has been read to its end, and lets go of its buffers.
     func finish() {
-        stats.storedBytes = file.bytesRead
-        stats.uncompressedBytes = stream.bytesOut
-        stats.gzipMembers = stream.members
-        stats.blankLines = reader.blankLines
-        stats.fingerprint = stream.fingerprint
+        guard let reading else { return }
+        stats.storedBytes = reading.file.bytesRead
+        stats.uncompressedBytes = reading.stream.bytesOut
+        stats.gzipMembers = reading.stream.members
+        stats.blankLines = reading.reader.blankLines
+        stats.fingerprint = reading.stream.fingerprint
+        self.reading = nil
     }
 
     @inline(__always)
