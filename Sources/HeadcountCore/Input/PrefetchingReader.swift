@@ -28,12 +28,25 @@ public final class PrefetchingReader: ChunkSource {
         var count = 0
         /// The source's position (e.g. stored bytes read) when this chunk was filled.
         var position = 0
+        /// Mapped from the kernel rather than taken from malloc, so that a file's chunks go back
+        /// to the system when it has been read: malloc kept them in its arenas, and a run over
+        /// forty files held 165–183 MB where two files' chunks are 70 MB.
         init(size: Int, headroom: Int) {
-            memory = .allocate(byteCount: headroom + size + PrefetchingReader.padding, alignment: 64)
+            let bytes = headroom + size + PrefetchingReader.padding
+            if let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+                memory = UnsafeMutableRawBufferPointer(start: p, count: bytes)
+                mapped = true
+            } else {
+                memory = .allocate(byteCount: bytes, alignment: 64)
+                mapped = false
+            }
             data = memory.baseAddress! + headroom
             capacity = size
         }
-        deinit { memory.deallocate() }
+        private let mapped: Bool
+        deinit {
+            if mapped { munmap(memory.baseAddress!, memory.count) } else { memory.deallocate() }
+        }
     }
 
     /// Readable bytes after every lent region (the CSV reader's 64-byte masks look that far).
