@@ -65,11 +65,16 @@ struct Headcount {
         try p.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin)) }
         try input.fileHandleForWriting.close()
+        // Both pipes at once: read one after the other, a run that fills the second (a
+        // sanitizer's report at exit is longer than a pipe holds) would wait on it forever.
+        let e = Collected()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { e.data = err.fileHandleForReading.readDataToEndOfFile() }
         let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
         p.waitUntilExit()
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                      stderr: String(decoding: e, as: UTF8.self), dir: dir)
+                      stderr: String(decoding: e.data, as: UTF8.self), dir: dir)
     }
 
     /// `report --contacts <contacts…> --out out --quiet` plus `extra`.
@@ -123,4 +128,9 @@ func body(_ csv: String?) -> [String] {
 
 struct HarnessError: Error, CustomStringConvertible {
     let description: String
+}
+
+/// Bytes read on another thread, read after waiting for it.
+final class Collected: @unchecked Sendable {
+    var data = Data()
 }

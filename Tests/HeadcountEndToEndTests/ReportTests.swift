@@ -363,8 +363,8 @@ import Testing
         try "email,team_id\na@x.io,t1\n".write(toFile: h.dir + "/b.csv", atomically: false, encoding: .utf8)
         fifo.write(Data("t1,b@x.io\n".utf8))
         try fifo.close()
-        p.waitUntilExit()
         let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
         #expect(p.terminationStatus == 1)
         #expect(message == "headcount: b.csv: the file changed after the run opened it (its size or header is not "
                 + "the same)\n", "\(message)")
