@@ -67,11 +67,16 @@ struct Headcount {
         try input.fileHandleForWriting.close()
         // Both pipes at once: read one after the other, a run that fills the second (a
         // sanitizer's report at exit is longer than a pipe holds) would wait on it forever.
+        // On a thread of its own: from Dispatch's pool, while tests that start several runs at
+        // once hold its threads, it waited seconds for one.
         let e = Collected()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { e.data = err.fileHandleForReading.readDataToEndOfFile() }
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            e.data = err.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }.start()
         let o = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        done.wait()
         p.waitUntilExit()
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
                       stderr: String(decoding: e.data, as: UTF8.self), dir: dir)

@@ -70,15 +70,16 @@ import Testing
         let group = DispatchGroup()
         let lock = NSLock()
         var statuses: [Int32] = []
+        var errors: [String] = []
         for i in 0..<8 {
             DispatchQueue.global().async(group: group) {
                 let r = try? h.run(["report", "--contacts", "legacy.csv.gz", "--out", "out\(i)", "--label", "p\(i)",
                                     "--quiet"])
-                lock.lock(); statuses.append(r?.status ?? -1); lock.unlock()
+                lock.lock(); statuses.append(r?.status ?? -1); errors.append(r?.stderr ?? "not started"); lock.unlock()
             }
         }
         group.wait()
-        #expect(statuses == Array(repeating: 0, count: 8))
+        #expect(statuses == Array(repeating: 0, count: 8), "\(errors.filter { !$0.isEmpty })")
         let runs = try h.runs()
         #expect(runs.count == 8)
         #expect(Set(runs.compactMap { $0["label"] as? String }) == Set((0..<8).map { "p\($0)" }))
