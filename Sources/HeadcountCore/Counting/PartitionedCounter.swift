@@ -243,8 +243,7 @@ public final class PartitionedCounter: ContactCounter {
                 let wanted = Int(Double(p.table.capacity) * growthFactor)
                 let growth = (wanted - p.table.capacity) * MemoryLayout<Slot>.stride
                 // While it grows, a table's old and new slots are both held.
-                let peak = elsewhere + stagingBytes + tableBytes + poolBytes + wanted * MemoryLayout<Slot>.stride
-                if peak > memoryLimit {
+                if !fits(adding: wanted * MemoryLayout<Slot>.stride) {
                     startSpilling()
                     // Keep the rest of this batch: move it to the front and spill it.
                     let rest = p.stagedCount - j
@@ -283,7 +282,7 @@ public final class PartitionedCounter: ContactCounter {
         let adding = wanted.reduce(0, +) * MemoryLayout<Slot>.stride
         // As if every old and new table were held at once (a worker frees each old one as soon
         // as it has moved, so the real peak is lower).
-        guard elsewhere + stagingBytes + tableBytes + poolBytes + adding <= memoryLimit else { return false }
+        guard fits(adding: adding) else { return false }
         let before = due.reduce(0) { $0 + $1.table.capacity } * MemoryLayout<Slot>.stride
         let workers = min(threads, due.count)
         Workers.forEach(workers) { w in
@@ -299,6 +298,11 @@ public final class PartitionedCounter: ContactCounter {
     static let prefetchAhead = 16
 
     private var poolBytes: Int { partitions.reduce(0) { $0 + $1.table.pool.capacity * 8 } }
+
+    /// Whether `bytes` more (new tables, while the old ones are still held) stay within the limit.
+    private func fits(adding bytes: Int) -> Bool {
+        elsewhere + stagingBytes + tableBytes + poolBytes + bytes <= memoryLimit
+    }
     /// The staging buffers of all partitions (inside the limit too).
     private var stagingBytes: Int { stagingRecords * MemoryLayout<Slot>.stride * Self.partitionCount }
 

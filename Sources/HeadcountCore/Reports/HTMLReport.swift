@@ -126,7 +126,7 @@ public enum HTMLReport {
     /// and the escaping are the template's (`HTMLReportTests.allTeamsRowsAreTheTemplates`).
     static func allTeamsRows(_ teams: some Sequence<TeamRow>) -> String {
         var html = ""
-        func number(_ n: Int) {
+        func numberCell(_ n: Int) {
             html += "<td class=\"n\" data-v=\"\(n)\">"
             html += NumberFormat.grouped(n)
             html += "</td>"
@@ -135,17 +135,17 @@ public enum HTMLReport {
             html += "<tr><td>"
             html += escaped(id(t.teamID))
             html += "</td>"
-            number(t.contactRows)
-            number(t.audiences)
-            number(t.legacyContacts)
-            number(t.globalContacts)
-            number(t.duplicateRecords)
+            numberCell(t.contactRows)
+            numberCell(t.audiences)
+            numberCell(t.legacyContacts)
+            numberCell(t.globalContacts)
+            numberCell(t.duplicateRecords)
             html += "<td class=\"n\">"
             html += t.reductionPct
             html += "</td>"
-            number(t.unsubscribedContacts)
-            number(t.contactsWithoutAudience)
-            number(t.rejectedRows)
+            numberCell(t.unsubscribedContacts)
+            numberCell(t.contactsWithoutAudience)
+            numberCell(t.rejectedRows)
             html += "</tr>\n"
         }
         return html
