@@ -25,12 +25,50 @@ final class Database {
             throw HeadcountError(.environment, "cannot open the history database: \(message)", file: path)
         }
         sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds)
-        try execute("PRAGMA journal_mode = WAL")
+        try useWriteAheadLog()
         try execute("PRAGMA synchronous = NORMAL")
         try execute("PRAGMA foreign_keys = ON")
     }
 
     deinit { sqlite3_close_v2(handle) }
+
+    /// Turns on write-ahead logging, waiting up to the busy timeout for the lock it needs.
+    ///
+    /// SQLite does not call the busy handler while it converts a database's journal, so runs
+    /// that open a new history at the same moment got "database is locked" at once (16 processes
+    /// opening one new file: 29 opens in 800 failed). The mode is read first: it is kept in the
+    /// file, so every open after the first finds it set and takes no lock for it.
+    private func useWriteAheadLog() throws {
+        let deadline = Date().addingTimeInterval(Double(Self.busyTimeoutMilliseconds) / 1000)
+        var pause: UInt32 = 1_000
+        while true {
+            var (rc, mode) = journalMode("PRAGMA journal_mode")
+            if rc == SQLITE_OK && mode == "wal" { return }
+            if rc == SQLITE_OK {
+                // On a file system that cannot hold a write-ahead log SQLite keeps the old mode
+                // and says so; the busy timeout then still orders the writers.
+                (rc, mode) = journalMode("PRAGMA journal_mode = WAL")
+                if rc == SQLITE_OK { return }
+            }
+            guard rc & 0xFF == SQLITE_BUSY || rc & 0xFF == SQLITE_LOCKED, Date() < deadline else {
+                throw error("cannot turn on write-ahead logging")
+            }
+            usleep(pause)
+            pause = min(pause * 2, 50_000)
+        }
+    }
+
+    /// Runs a journal-mode pragma: SQLite's result code and the mode it reports.
+    private func journalMode(_ sql: String) -> (Int32, String?) {
+        var stmt: OpaquePointer?
+        var rc = sqlite3_prepare_v2(handle, sql, -1, &stmt, nil)
+        defer { sqlite3_finalize(stmt) }
+        guard rc == SQLITE_OK else { return (sqlite3_extended_errcode(handle), nil) }
+        rc = sqlite3_step(stmt)
+        guard rc == SQLITE_ROW else { return (rc == SQLITE_DONE ? SQLITE_OK : sqlite3_extended_errcode(handle), nil) }
+        let mode = sqlite3_column_text(stmt, 0).map { String(cString: $0).lowercased() }
+        return (SQLITE_OK, mode)
+    }
 
     func error(_ what: String) -> HeadcountError {
         let message = String(cString: sqlite3_errmsg(handle))
