@@ -6,8 +6,9 @@ struct HistoryOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The run history database.", valueName: "file"))
     var db: String = HistoryStore.defaultPath
 
+    /// The history, which must exist: these commands only read it.
     func open() throws -> HistoryStore {
-        try HistoryStore(path: db)
+        try HistoryStore(path: db, mustExist: true)
     }
 }
 

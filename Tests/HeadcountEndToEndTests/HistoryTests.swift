@@ -32,6 +32,23 @@ import Testing
         #expect(try h.run(["runs", "--db", "other.sqlite", "--json"]).stdout.contains("\"complete\""))
     }
 
+    /// The commands that read the history never create one: a mistyped `--db` (or none yet) is
+    /// a usage error naming the file.
+    @Test func readingAHistoryThatIsNotThereIsAUsageError() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        for args in [["runs"], ["runs", "--db", "typo.sqlite"], ["show", "jan", "--db", "typo.sqlite"],
+                     ["compare", "a", "b", "--db", "typo.sqlite"],
+                     ["peak", "--from", "2026-01-01", "--to", "2026-01-31", "--db", "typo.sqlite"]] {
+            let r = try h.run(args)
+            let file = args.contains("typo.sqlite") ? "typo.sqlite" : "Reports/headcount.sqlite"
+            #expect(r.status == 2, "\(args)")
+            #expect(r.stderr == "headcount: \(file): no run history here (headcount report records runs; --db chooses the file)\n",
+                    "\(args)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: h.dir + "/typo.sqlite"))
+        #expect(!FileManager.default.fileExists(atPath: h.dir + "/Reports"))
+    }
+
     @Test func showWritesTheSameReportsFromTheHistoryAlone() throws {
         let h = Headcount(); defer { h.cleanup() }
         try h.run(["report", "--contacts", "legacy.csv.gz", "--out", "original", "--label", "jan", "--quiet"])
@@ -90,7 +107,7 @@ import Testing
         let h = Headcount(); defer { h.cleanup() }
         let (p, stdin, _) = try h.spawn(["report", "--contacts", "-", "--out", "out", "--quiet"])
         stdin.fileHandleForWriting.write(Data("team_id,email\nt1,a@b.c\n".utf8))
-        #expect(try h.waitFor { try h.runs().first?["status"] as? String == "running" })
+        #expect(h.waitFor { (try? h.runs())?.first?["status"] as? String == "running" })
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         #expect(try h.runs().first?["status"] as? String == "abandoned")
@@ -103,7 +120,7 @@ import Testing
         let h = Headcount(); defer { h.cleanup() }
         let (p, stdin, stderr) = try h.spawn(["report", "--contacts", "-", "--out", "out", "--quiet"])
         stdin.fileHandleForWriting.write(Data("team_id,email\nt1,a@b.c\n".utf8))
-        #expect(try h.waitFor { try h.runs().first?["status"] as? String == "running" })
+        #expect(h.waitFor { (try? h.runs())?.first?["status"] as? String == "running" })
         #expect(try h.waitFor { FileManager.default.fileExists(atPath: h.dir + "/out") })
         kill(p.processIdentifier, signal)
         p.waitUntilExit()

@@ -126,9 +126,16 @@ public final class HistoryStore {
             """),
     ]
 
-    /// Opens (creating when missing) the history at `path` and applies the migrations
-    /// not yet applied (only the first `upTo` when given: for tests of old schemas).
-    public init(path: String, upTo: Int? = nil) throws {
+    /// Opens (creating when missing, unless `mustExist`) the history at `path` and applies the
+    /// migrations not yet applied (only the first `upTo` when given: for tests of old schemas).
+    ///
+    /// The commands that read the history pass `mustExist`: a mistyped `--db` is a usage error
+    /// naming the file, not an empty history left behind at the mistyped path.
+    public init(path: String, upTo: Int? = nil, mustExist: Bool = false) throws {
+        if mustExist && !FileManager.default.fileExists(atPath: path) {
+            throw HeadcountError(.usage, "no run history here (headcount report records runs; --db chooses the file)",
+                                 file: path)
+        }
         let parent = (path as NSString).deletingLastPathComponent
         if !parent.isEmpty { try? FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         db = try Database(path: path)
