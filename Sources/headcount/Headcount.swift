@@ -74,18 +74,18 @@ enum Terminal {
 }
 
 /// Writes a line to standard error (or out), ignoring a closed pipe (SIGPIPE is ignored,
-/// so `headcount … | head` ends quietly).
+/// so `headcount … | head` ends quietly). The bytes are written as they are: a C string would
+/// end the line at a NUL byte and lose its line feed.
 enum FileHandleOutput {
-    static func standardError(_ text: String) {
-        var line = text
-        if !line.hasSuffix("\n") { line += "\n" }
-        _ = line.withCString { fputs($0, stderr) }
-    }
+    static func standardError(_ text: String) { write(text, to: stderr) }
 
-    static func standardOutput(_ text: String) {
+    static func standardOutput(_ text: String) { write(text, to: stdout) }
+
+    private static func write(_ text: String, to stream: UnsafeMutablePointer<FILE>) {
         var line = text
         if !line.hasSuffix("\n") { line += "\n" }
-        _ = line.withCString { fputs($0, stdout) }
+        var bytes = Array(line.utf8)
+        _ = fwrite(&bytes, 1, bytes.count, stream)
     }
 }
 

@@ -225,6 +225,32 @@ import Testing
         #expect(m.stderr.contains("no contact_id column"))
     }
 
+    /// A first line that is no header: UTF-16 text, a row of data (its address is not shown),
+    /// one column of another delimiter. Each is one line and exit 2 (a NUL byte in the header
+    /// once cut the message short, line feed included).
+    @Test func aFirstLineThatIsNoHeaderSaysWhy() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let files: [(String, [UInt8], String)] = [
+            ("utf16.csv", [0xFF, 0xFE] + Array("email,team_id\na@b.c,t\n".utf8).flatMap { [$0, 0] },
+             "the header holds NUL bytes, as UTF-16 text does: Headcount reads UTF-8 (iconv -f UTF-16 -t UTF-8 converts a file)"),
+            ("data.csv", Array("t1,someone@example.com\n".utf8),
+             "the first line holds an @, as a row of data would (not shown): the file needs a header row"),
+            ("semicolons.csv", Array("email;team_id\na@b.c;t\n".utf8),
+             "the header has: email;team_id (one column: for a file separated by ';', use --delimiter ';')"),
+            ("escape.csv", Array("e\u{1B}[2Jmail,x\n".utf8), "the header has: e\\u{1B}[2Jmail, x"),
+        ]
+        for (name, bytes, why) in files {
+            FileManager.default.createFile(atPath: h.dir + "/" + name, contents: Data(bytes))
+            let r = try h.report([name])
+            #expect(r.status == 2, "\(name)")
+            #expect(r.stderr == "headcount: \(name): line 1: no email column: looked for email, email_address, "
+                    + "Email Address; \(why)\n")
+            #expect(!r.stderr.contains("someone"))
+        }
+        let semicolons = try h.report(["semicolons.csv"], ["--delimiter", ";"])
+        #expect(semicolons.status == 0)
+    }
+
     @Test func usageErrorsExitTwo() throws {
         let h = Headcount(); defer { h.cleanup() }
         #expect(try h.report(["no-such-file.csv.gz"]).status == 2)

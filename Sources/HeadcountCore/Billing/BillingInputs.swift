@@ -84,7 +84,7 @@ public enum BillingInputs {
                 for name in aliases[column] ?? [column] {
                     if let i = names.firstIndex(of: name.lowercased()) { return i }
                 }
-                throw HeadcountError(.usage, "no \(column) column; the header has: \(names.joined(separator: ", "))",
+                throw HeadcountError(.usage, "no \(column) column; " + ColumnMap.describeHeader(header),
                                      file: path, line: 1)
             }
             loop: while true {

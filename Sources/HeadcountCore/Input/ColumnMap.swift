@@ -42,6 +42,54 @@ public struct ColumnMap: Sendable {
         (overrides[role].map { [$0] } ?? aliases[role]!).joined(separator: ", ")
     }
 
+    /// The header as a message shows it, after "…; " (`ReportJob`'s and the billing files'
+    /// missing-column errors): the names, escaped and cut short, or why they are not shown.
+    ///
+    /// A file without a header row has a data row in its place, and messages never show field
+    /// values: a first line that holds an `@` is not shown. A first line with NUL bytes is UTF-16
+    /// text (a spreadsheet's "Unicode text"), which a message would garble and cut short. A
+    /// single name holding `;` or `|` is a file separated by another character.
+    public static func describeHeader(_ header: [[UInt8]]) -> String {
+        if header.contains(where: { $0.contains(0) }) {
+            return "the header holds NUL bytes, as UTF-16 text does: Headcount reads UTF-8 "
+                + "(iconv -f UTF-16 -t UTF-8 converts a file)"
+        }
+        if header.contains(where: { $0.contains(UInt8(ascii: "@")) }) {
+            return "the first line holds an @, as a row of data would (not shown): the file needs a header row"
+        }
+        let shown = header.prefix(maxNamesShown).map { printable(String(decoding: $0, as: UTF8.self)) }
+        var text = "the header has: " + shown.joined(separator: ", ")
+        if header.count > maxNamesShown { text += ", … (\(header.count) names)" }
+        if header.count == 1, let other = [";", "|"].first(where: { header[0].contains(UInt8(ascii: $0)) }) {
+            text += " (one column: for a file separated by '\(other)', use --delimiter '\(other)')"
+        }
+        return text
+    }
+
+    static let maxNamesShown = 40
+    static let maxNameLength = 60
+
+    /// A header name for a message: control characters as `\u{…}` escapes, at most
+    /// `maxNameLength` characters.
+    static func printable(_ name: String) -> String {
+        var out = ""
+        var length = 0
+        for scalar in name.unicodeScalars {
+            if length == maxNameLength {
+                out += "…"
+                break
+            }
+            let v = scalar.value
+            if v < 0x20 || (0x7F...0x9F).contains(v) {
+                out += "\\u{" + String(v, radix: 16, uppercase: true) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+            length += 1
+        }
+        return out
+    }
+
     /// Header names match after trimming blanks and lowercasing.
     static func fold(_ s: String) -> String {
         s.trimmingCharacters(in: .whitespaces).lowercased()

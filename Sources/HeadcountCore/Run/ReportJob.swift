@@ -171,8 +171,8 @@ public final class ReportJob {
 
     private func missingColumn(_ role: ColumnMap.Role, in input: OpenedInput, why: String = "") -> HeadcountError {
         let looked = ColumnMap.describe(role, overrides: configuration.columnOverrides)
-        let found = input.columns.header.joined(separator: ", ")
-        return HeadcountError(.usage, "no \(role.rawValue) column\(why): looked for \(looked); the header has: \(found)",
+        return HeadcountError(.usage, "no \(role.rawValue) column\(why): looked for \(looked); "
+                                  + ColumnMap.describeHeader(input.header),
                               file: input.path, line: 1)
     }
 
@@ -588,8 +588,8 @@ final class OpenedInput {
     /// The stored size of a regular file; nil for a pipe.
     let size: Int?
     private let config: ReportConfiguration
-    /// The header as first read, to be found again when the file is reopened.
-    private let header: [[UInt8]]
+    /// The header as first read, to be found again when the file is reopened (and for messages).
+    let header: [[UInt8]]
     private var reading: Reading?
 
     /// The CSV reader of a file being read (after `startReading`).
