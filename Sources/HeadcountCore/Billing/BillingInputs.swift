@@ -25,7 +25,7 @@ public enum BillingInputs {
                      aliases: ["team_id": ColumnMap.aliases[.team]!]) { line, f in
             let team = f[0]
             if let first = firstLine[team] {
-                throw HeadcountError(.usage, "team '\(String(decoding: team, as: UTF8.self))' appears again "
+                throw HeadcountError(.usage, "team '\(ColumnMap.printable(String(decoding: team, as: UTF8.self)))' appears again "
                                      + "(first on line \(first))", file: path, line: line)
             }
             guard let limit = wholeNumber(f[2]) else {
