@@ -30,6 +30,7 @@ extension Headcount {
         }
 
         func run() throws {
+            Interrupts.nothingWritten = "no dump written"
             let output = try DumpGenerator(teams: teams, rows: rows, seed: seed, layout: DumpLayout(rawValue: layout)!)
                 .write(to: out)
             for file in output.files { FileHandleOutput.standardOutput(file) }

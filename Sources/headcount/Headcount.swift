@@ -95,6 +95,9 @@ enum FileHandleOutput {
 /// handler, so that the history can be written safely; and not by the system's thread pool,
 /// which, when the system will not start a thread, would leave them waiting for one.
 enum Interrupts {
+    /// What the message says an interrupted command leaves (set before the command writes).
+    nonisolated(unsafe) static var nothingWritten = "no report written"
+
     static func install() {
         signal(SIGPIPE, SIG_IGN)
         var signals = sigset_t()
@@ -111,7 +114,7 @@ enum Interrupts {
             TemporaryFiles.removeAll()
             ActiveRun.markInterrupted(by: name)
             TemporaryFiles.removeAll()
-            FileHandleOutput.standardError("headcount: interrupted by \(name); no report written")
+            FileHandleOutput.standardError("headcount: interrupted by \(name); \(nothingWritten)")
             _exit(128 + sig)
         }
         // Without that thread, a signal ends the process as it would by default.

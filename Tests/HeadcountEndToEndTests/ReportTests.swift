@@ -367,6 +367,25 @@ import Testing
                                 "--out", "rg", "--no-history", "--quiet"])
         #expect(global.status == 0)
         #expect(body(global.file("teams.csv", in: "rg")).count == 20)
+        // A legacy dump written over a global one replaces its memberships file too.
+        try h.run(["generate", "--teams", "20", "--rows", "3000", "--seed", "9", "--out", "g"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: h.dir + "/g") == ["contacts.csv.gz"])
+    }
+
+    /// `generate` writes as `report` does: an interrupted one leaves no truncated dump (which a
+    /// later report would read as corrupt), nor the folder it made.
+    @Test func anInterruptedGenerateLeavesNoDump() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let (p, _, stderr) = try h.spawn(["generate", "--teams", "100", "--rows", "50000000", "--out", "big"])
+        #expect(h.waitFor({
+            ((try? FileManager.default.contentsOfDirectory(atPath: h.dir + "/big")) ?? []).contains { $0.hasPrefix(".contacts") }
+        }))
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 130)
+        #expect(String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                == "headcount: interrupted by SIGINT; no dump written\n")
+        #expect(!FileManager.default.fileExists(atPath: h.dir + "/big"))
     }
 }
 

@@ -75,10 +75,25 @@ public struct DumpGenerator {
                           "müller-bau.de", "café-paris.fr"]
     static let invalid = ["", "n/a", "foo@", "@example.com", "john.smith.gmail.com", "jane doe@gmail.com", "-"]
 
-    /// Writes the dump files into `directory` (created when missing).
+    /// Writes the dump files into `directory` (created when missing), as a report is written:
+    /// under temporary names, renamed into place together once complete, so that an interrupted
+    /// or failed run leaves no truncated dump behind (nor a folder it made). A legacy dump
+    /// replaces the memberships file of an earlier global one, so that the folder holds one dump.
     /// - Throws: `.environment` when a file cannot be written.
     public func write(to directory: String) throws -> Output {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let folder = try OutputFolder(path: directory)
+        do {
+            let output = try write(into: folder)
+            try folder.commit()
+            return output
+        } catch {
+            folder.discard()
+            throw error
+        }
+    }
+
+    private func write(into folder: OutputFolder) throws -> Output {
+        let directory = folder.path
         var rng = SeededRandom(seed: seed)
         let teamRows = Self.teamSizes(teams: teams, rows: rows, rng: &rng)
         var teamIDs = Set<Int>()
@@ -86,9 +101,10 @@ public struct DumpGenerator {
         let ids = teamIDs.sorted().map { String($0) }
 
         let contactsPath = directory + "/contacts.csv.gz"
-        let contacts = try GzipFileWriter(path: contactsPath, level: level)
+        let contacts = GzipFileWriter(try folder.open("contacts.csv.gz"), level: level)
         let memberships = layout == .global
-            ? try GzipFileWriter(path: directory + "/memberships.csv.gz", level: level) : nil
+            ? GzipFileWriter(try folder.open("memberships.csv.gz"), level: level) : nil
+        if memberships == nil { folder.replaces("memberships.csv.gz") }
         if layout == .legacy {
             try contacts.write("team_id,audience_id,contact_id,email,first_name,last_name,unsubscribed,created_at\n")
         } else {
@@ -216,9 +232,9 @@ final class GzipFileWriter {
     private let sink: FileSink
     private var pending: [UInt8] = []
 
-    init(path: String, level: Int32) throws {
+    init(_ sink: FileSink, level: Int32) {
         encoder = GzipEncoder(level: level)
-        sink = try FileSink(path: path, reportedAs: path)
+        self.sink = sink
         pending.reserveCapacity(1 << 20)
     }
 
