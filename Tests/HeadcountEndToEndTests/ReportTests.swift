@@ -259,6 +259,14 @@ import Testing
         #expect(try h.run(["report"]).status == 2)
         let missing = try h.report(["no-such-file.csv.gz"])
         #expect(missing.stderr == "headcount: no-such-file.csv.gz: no such file\n")
+        // Where spill files would go is checked before any work, not when the first spill comes.
+        let noTemp = try h.report(["legacy.csv.gz"], ["--temp-dir", "no-such-folder"])
+        #expect(noTemp.status == 2)
+        #expect(noTemp.stderr == "headcount: no-such-folder: --temp-dir: no such folder\n")
+        let fileTemp = try h.report(["legacy.csv.gz"], ["--temp-dir", "legacy.csv.gz"])
+        #expect(fileTemp.status == 2)
+        #expect(fileTemp.stderr == "headcount: legacy.csv.gz: --temp-dir: not a folder\n")
+        #expect(noTemp.files().isEmpty)
     }
 
     @Test func aStaleRejectsFileIsRemovedWhenTheNewRunHasNone() throws {

@@ -95,5 +95,17 @@ public struct ReportConfiguration: Sendable {
         if formats.isEmpty {
             throw HeadcountError(.usage, "--format needs at least one of csv, json, html")
         }
+        // Checked before any work: spill files and held rejects go there, perhaps an hour into
+        // a run.
+        var isFolder: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: temporaryDirectory, isDirectory: &isFolder) {
+            throw HeadcountError(.usage, "--temp-dir: no such folder", file: temporaryDirectory)
+        }
+        if !isFolder.boolValue {
+            throw HeadcountError(.usage, "--temp-dir: not a folder", file: temporaryDirectory)
+        }
+        if access(temporaryDirectory, W_OK | X_OK) != 0 {
+            throw HeadcountError(.environment, "--temp-dir: the folder is not writable", file: temporaryDirectory)
+        }
     }
 }
