@@ -42,14 +42,12 @@ final class Database {
         let deadline = Date().addingTimeInterval(Double(Self.busyTimeoutMilliseconds) / 1000)
         var pause: UInt32 = 1_000
         while true {
-            var (rc, mode) = journalMode("PRAGMA journal_mode")
-            if rc == SQLITE_OK && mode == "wal" { return }
-            if rc == SQLITE_OK {
-                // On a file system that cannot hold a write-ahead log SQLite keeps the old mode
-                // and says so; the busy timeout then still orders the writers.
-                (rc, mode) = journalMode("PRAGMA journal_mode = WAL")
-                if rc == SQLITE_OK { return }
-            }
+            let (read, mode) = journalMode("PRAGMA journal_mode")
+            if read == SQLITE_OK && mode == "wal" { return }
+            // On a file system that cannot hold a write-ahead log SQLite keeps the old mode and
+            // says so (not an error); the busy timeout then still orders the writers.
+            let rc = read == SQLITE_OK ? journalMode("PRAGMA journal_mode = WAL").0 : read
+            if rc == SQLITE_OK { return }
             guard rc & 0xFF == SQLITE_BUSY || rc & 0xFF == SQLITE_LOCKED, Date() < deadline else {
                 throw error("cannot turn on write-ahead logging")
             }
