@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Renders the demo's report.html and a compare.html with headless Chromium (Debian's
+# Renders a report.html, a compare.html and a peak.html with headless Chromium (Debian's
 # `chromium`), writes PNG screenshots, and fails when the pages log a console error
 # or try to load anything from the network.
 #
@@ -17,9 +17,10 @@ cd "$OUT"
 "$H" report --contacts before/contacts.csv.gz --label before --out report --quiet
 "$H" report --contacts after/contacts.csv.gz --label after --out report-after --quiet
 "$H" compare before after --out compare >/dev/null
+"$H" peak --from 2000-01-01 --to 2100-12-31 --out peak >/dev/null
 
 status=0
-for page in report/report.html compare/compare.html; do
+for page in report/report.html compare/compare.html peak/peak.html; do
   png="$OUT/$(basename "$page" .html).png"
   log="$OUT/$(basename "$page" .html).log"
   chromium --headless --no-sandbox --disable-gpu --enable-logging=stderr --v=0 \

@@ -115,6 +115,26 @@ import Testing
         #expect(html.contains("Teams added (1)"))
         #expect(html.contains("-29 (-29.00%)"), "global after against legacy before")
     }
+
+    @Test func peakPageEscapesAndSums() {
+        let run = RunRecord(id: "r<1>", label: "<jan>", startedAt: "s", finishedAt: nil, status: "complete", error: nil,
+                            toolVersion: "", asOf: "2026-01-31", pid: nil, host: nil, inputs: [], teams: nil,
+                            legacyContacts: nil, globalContacts: nil)
+        let rows = [PeakReport.Row(teamID: Array("<t>".utf8), peakLegacy: 1_200, peakLegacyRun: "r<1>", peakGlobal: 900,
+                                   peakGlobalRun: "r<1>"),
+                    PeakReport.Row(teamID: Array("u".utf8), peakLegacy: 3, peakLegacyRun: "r<1>", peakGlobal: 2,
+                                   peakGlobalRun: "r<1>")]
+        let html = HTMLReport.render(PeakReport(from: 1_767_225_600_000_000, to: 1_769_903_999_999_999, runs: [run],
+                                                rows: rows))
+        #expect(html.contains("&lt;jan&gt;") && !html.contains("<jan>"))
+        #expect(html.contains("&lt;t&gt;") && !html.contains("<t>"))
+        #expect(html.contains("r&lt;1&gt;") && !html.contains("r<1>"))
+        #expect(html.contains(">1,203<") && html.contains(">902<"), "the sums of the teams' peaks")
+        #expect(html.contains("2026-01-01") && html.contains("2026-01-31"))
+        #expect(!html.contains("http"), "self-contained")
+        let none = HTMLReport.render(PeakReport(from: 0, to: 1, runs: [], rows: []))
+        #expect(none.contains("None: no complete run falls in the period."))
+    }
 }
 
 @Suite struct JSONWriterTests {

@@ -128,6 +128,11 @@ import Testing
             "t1,3,\(id("2026-01-25")),2,\(id("2026-01-25"))",
             "t2,1,\(id("2026-01-05")),1,\(id("2026-01-05"))",
         ])
+        #expect(r.stdout == "3 runs, 2 teams: peak.csv, peak.json, peak.html in peak/\n")
+        #expect(r.file("peak.html", in: "peak")?.contains("<td>t1</td><td class=\"n\" data-v=\"3\">3</td>") == true)
+        // Each format alone: html was accepted and silently wrote nothing.
+        let html = try h.run(["peak", "--from", "2026-01-01", "--to", "2026-01-31", "--out", "only-html", "--format", "html"])
+        #expect(html.status == 0 && html.files(in: "only-html") == ["peak.html"])
         let early = try h.run(["peak", "--from", "2026-01-01", "--to", "2026-01-10", "--out", "early"])
         #expect(body(early.file("peak.csv", in: "early")) == ["t1,1,\(id("2026-01-05")),1,\(id("2026-01-05"))",
                                                                "t2,1,\(id("2026-01-05")),1,\(id("2026-01-05"))"])

@@ -17,6 +17,11 @@ public struct PeakReport: Sendable {
 
     public static let header = ["team_id", "peak_legacy", "peak_legacy_run", "peak_global", "peak_global_run"]
 
+    /// The peaks of `runs` as given (for the tests of the pages).
+    init(from: Int64, to: Int64, runs: [RunRecord], rows: [Row]) {
+        (self.from, self.to, self.runs, self.rows) = (from, to, runs, rows)
+    }
+
     /// Computes the peaks from `store` for the period [from, to] (µs since 1970, inclusive).
     /// Ties go to the earlier run.
     public init(store: HistoryStore, from: Int64, to: Int64) throws {
@@ -71,13 +76,17 @@ public struct PeakReport: Sendable {
         return Array(json.rendered().utf8)
     }
 
-    /// Writes `peak.csv` and `peak.json` into `directory`.
+    /// Writes `peak.csv`, `peak.json` and `peak.html` (as `formats` asks) into `directory`.
     public func write(formats: [ReportFormat], to directory: String) throws -> [String] {
         let out = try OutputFolder(path: directory)
         var files: [String] = []
         do {
             if formats.contains(.csv) { try out.write("peak.csv", csv()); files.append("peak.csv") }
             if formats.contains(.json) { try out.write("peak.json", json()); files.append("peak.json") }
+            if formats.contains(.html) {
+                try out.write("peak.html", Array(HTMLReport.render(self).utf8))
+                files.append("peak.html")
+            }
             try out.commit()
         } catch {
             out.discard()

@@ -230,7 +230,30 @@ public enum HTMLReport {
         return compareTemplate.render(context)
     }
 
+    /// The HTML page of a period's peaks: the runs looked at and each team's peaks.
+    public static func render(_ p: PeakReport) -> String {
+        let shown = p.rows.prefix(maxTableRows)
+        let title = "Headcount peaks — \(InstantParser.format(p.from)) to \(InstantParser.format(p.to))"
+        let context: [String: Any] = [
+            "title": title, "from": InstantParser.format(p.from), "to": InstantParser.format(p.to),
+            "runCount": NumberFormat.grouped(p.runs.count), "teamCount": NumberFormat.grouped(p.rows.count),
+            "peakLegacy": NumberFormat.grouped(p.rows.reduce(0) { $0 + $1.peakLegacy }),
+            "peakGlobal": NumberFormat.grouped(p.rows.reduce(0) { $0 + $1.peakGlobal }),
+            "hasRuns": !p.runs.isEmpty,
+            "runs": p.runs.map { r -> [String: Any] in
+                ["id": r.id, "label": r.label ?? "", "asOf": r.asOf ?? "", "startedAt": r.startedAt]
+            },
+            "teams": shown.map { r -> [String: Any] in
+                ["team": id(r.teamID), "legacy": number(r.peakLegacy), "legacyRun": r.peakLegacyRun,
+                 "global": number(r.peakGlobal), "globalRun": r.peakGlobalRun]
+            },
+            "truncated": p.rows.count > shown.count, "shownCount": NumberFormat.grouped(shown.count),
+        ]
+        return peakTemplate.render(context)
+    }
+
     // Templates are compiled once; a failure here is a programming error caught by the tests.
     static let reportTemplate = try! MustacheTemplate(string: HTMLTemplates.report)
     static let compareTemplate = try! MustacheTemplate(string: HTMLTemplates.compare)
+    static let peakTemplate = try! MustacheTemplate(string: HTMLTemplates.peak)
 }

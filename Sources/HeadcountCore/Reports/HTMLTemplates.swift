@@ -219,4 +219,45 @@ enum HTMLTemplates {
         </html>
 
         """
+
+    static let peak = """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{title}}</title>
+        \(style)
+        </head>
+        <body>
+        <h1>{{title}}</h1>
+        <p class="meta">The highest count of each team among the {{runCount}} complete runs whose as-of date (or start) falls from {{from}} to {{to}}, and the run it came from.</p>
+        <div class="cards">
+          <div class="card legacy"><div class="n">{{peakLegacy}}</div><div class="k">legacy contacts, sum of the teams' peaks</div></div>
+          <div class="card global"><div class="n">{{peakGlobal}}</div><div class="k">global contacts, sum of the teams' peaks</div></div>
+          <div class="card"><div class="n">{{teamCount}}</div><div class="k">teams</div></div>
+          <div class="card"><div class="n">{{runCount}}</div><div class="k">runs</div></div>
+        </div>
+        <h2>Runs</h2>
+        {{^hasRuns}}<p>None: no complete run falls in the period.</p>{{/hasRuns}}
+        {{#hasRuns}}
+        <table><thead><tr><th>run</th><th>label</th><th>as of</th><th>started</th></tr></thead><tbody>
+        {{#runs}}<tr><td class="mono">{{id}}</td><td>{{label}}</td><td>{{asOf}}</td><td>{{startedAt}}</td></tr>
+        {{/runs}}
+        </tbody></table>
+        {{/hasRuns}}
+        <h2>Teams</h2>
+        {{#truncated}}<p class="note">The first {{shownCount}} of {{teamCount}} teams; every team is in peak.csv.</p>{{/truncated}}
+        <table class="sortable">
+        <thead><tr><th>team</th><th class="n">peak legacy</th><th>run</th><th class="n">peak global</th><th>run</th></tr></thead>
+        <tbody>
+        {{#teams}}<tr><td>{{team}}</td><td class="n" data-v="{{legacy.v}}">{{legacy.text}}</td><td class="mono">{{legacyRun}}</td><td class="n" data-v="{{global.v}}">{{global.text}}</td><td class="mono">{{globalRun}}</td></tr>
+        {{/teams}}
+        </tbody>
+        </table>
+        \(sortScript)
+        </body>
+        </html>
+
+        """
 }
