@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 @testable import HeadcountCore
 
 /// A chunk source over bytes in memory that hands out at most `step` bytes per read,
@@ -38,7 +39,7 @@ final class TemporaryFolder {
 
     func write(_ name: String, _ bytes: [UInt8]) -> String {
         let p = path + "/" + name
-        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: p, contents: Data(bytes)))
         return p
     }
 }

@@ -4,7 +4,7 @@ import Testing
 /// End-to-end: quotas, tiers, --as-of and period peaks with exact values.
 @Suite struct BillingEndToEndTests {
     func write(_ h: Headcount, _ name: String, _ text: String) {
-        FileManager.default.createFile(atPath: h.dir + "/" + name, contents: Data(text.utf8))
+        #expect(FileManager.default.createFile(atPath: h.dir + "/" + name, contents: Data(text.utf8)))
     }
 
     @Test func quotasAndTiersColumnsAndRevenue() throws {

@@ -84,19 +84,26 @@ import Testing
 
     @Test func eightConcurrentRunsAreAllRecorded() throws {
         let h = Headcount(); defer { h.cleanup() }
+        /// What each run ended with, filled from the threads that wait for them.
+        final class Outcomes: @unchecked Sendable {
+            private let lock = NSLock()
+            private(set) var statuses: [Int32] = []
+            private(set) var errors: [String] = []
+            func add(_ status: Int32, _ error: String) {
+                lock.lock(); statuses.append(status); errors.append(error); lock.unlock()
+            }
+        }
+        let outcomes = Outcomes()
         let group = DispatchGroup()
-        let lock = NSLock()
-        var statuses: [Int32] = []
-        var errors: [String] = []
         for i in 0..<8 {
             DispatchQueue.global().async(group: group) {
                 let r = try? h.run(["report", "--contacts", "legacy.csv.gz", "--out", "out\(i)", "--label", "p\(i)",
                                     "--quiet"])
-                lock.lock(); statuses.append(r?.status ?? -1); errors.append(r?.stderr ?? "not started"); lock.unlock()
+                outcomes.add(r?.status ?? -1, r?.stderr ?? "not started")
             }
         }
         group.wait()
-        #expect(statuses == Array(repeating: 0, count: 8), "\(errors.filter { !$0.isEmpty })")
+        #expect(outcomes.statuses == Array(repeating: 0, count: 8), "\(outcomes.errors.filter { !$0.isEmpty })")
         let runs = try h.runs()
         #expect(runs.count == 8)
         #expect(Set(runs.compactMap { $0["label"] as? String }) == Set((0..<8).map { "p\($0)" }))
@@ -121,7 +128,7 @@ import Testing
         let (p, stdin, stderr) = try h.spawn(["report", "--contacts", "-", "--out", "out", "--quiet"])
         stdin.fileHandleForWriting.write(Data("team_id,email\nt1,a@b.c\n".utf8))
         #expect(h.waitFor { (try? h.runs())?.first?["status"] as? String == "running" })
-        #expect(try h.waitFor { FileManager.default.fileExists(atPath: h.dir + "/out") })
+        #expect(h.waitFor { FileManager.default.fileExists(atPath: h.dir + "/out") })
         kill(p.processIdentifier, signal)
         p.waitUntilExit()
         #expect(p.terminationStatus == status)
