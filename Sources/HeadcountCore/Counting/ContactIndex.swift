@@ -86,9 +86,26 @@ public final class ContactIndex {
     /// Tells the index how much of the contacts has been read (0...1).
     public func noteProgress(_ fraction: Double) { progress = fraction }
 
+    /// The slot an id's probe starts at. A decimal id's key is the number itself, not a hash:
+    /// it is mixed first (Fibonacci hashing), or every number below 2⁶⁴ / capacity (all of
+    /// them, in practice) would start at slot 0 and the table would be one probe chain. Sparse
+    /// numeric ids come here.
     @inline(__always)
     private func home(_ id: Key128) -> Int {
-        Int(truncatingIfNeeded: id.low.multipliedFullWidth(by: UInt64(capacity)).high)
+        let mixed = (id.low ^ id.high) &* 0x9E37_79B9_7F4A_7C15
+        return Int(truncatingIfNeeded: mixed.multipliedFullWidth(by: UInt64(capacity)).high)
+    }
+
+    /// Slots a lookup of `id` reads before it ends (for the tests of the table's spread).
+    func probeLength(of id: Key128) -> Int {
+        var i = home(id)
+        var n = 1
+        while slots[i].id != id && (slots[i].id.low != 0 || slots[i].id.high != 0) {
+            i += 1
+            if i == capacity { i = 0 }
+            n += 1
+        }
+        return n
     }
 
     /// Records that `id` names `contact` in `team`, or a contact of `team` filtered out by
