@@ -336,7 +336,7 @@ public final class PartitionedCounter: ContactCounter {
                 TemporaryFiles.register(path)
                 // Unbuffered: the staging buffer is the write buffer (256 partitions × a
                 // buffer each would sit outside the memory limit).
-                p.spill = try FileSink(path: path, reportedAs: path, buffered: false)
+                p.spill = try FileSink(path: path, reportedAs: path, buffered: false, durable: false)
                 p.spillPath = path
             }
             try p.spill!.writeUnbuffered(UnsafeRawBufferPointer(start: p.staged,

@@ -146,28 +146,38 @@ public final class FileSink {
     private var buffer: [UInt8] = []
     private let path: String
     private let reportedAs: String
-    static let flushSize = 1 << 16
+    private let flushSize: Int
+    /// Whether `close` waits for the bytes to reach the disk (report files; not scratch files).
+    private let durable: Bool
+    static let defaultFlushSize = 1 << 16
 
-    init(path: String, reportedAs: String, buffered: Bool = true) throws {
+    /// - Parameters:
+    ///   - flushSize: bytes buffered before a write (smaller for the many files of a spill).
+    ///   - durable: false for temporary files that the run reads back and removes: waiting for
+    ///     the disk (`fsync`) would only slow the run.
+    init(path: String, reportedAs: String, buffered: Bool = true, flushSize: Int = defaultFlushSize,
+         durable: Bool = true) throws {
         self.path = path
         self.reportedAs = reportedAs
+        self.flushSize = flushSize
+        self.durable = durable
         fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 {
             throw HeadcountError(.environment, "cannot write: \(String(cString: strerror(errno)))", file: reportedAs)
         }
-        if buffered { buffer.reserveCapacity(Self.flushSize * 2) }
+        if buffered { buffer.reserveCapacity(flushSize * 2) }
     }
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
     public func write(_ bytes: [UInt8]) throws {
         buffer.append(contentsOf: bytes)
-        if buffer.count >= Self.flushSize { try flush() }
+        if buffer.count >= flushSize { try flush() }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         buffer.append(contentsOf: bytes)
-        if buffer.count >= Self.flushSize { try flush() }
+        if buffer.count >= flushSize { try flush() }
     }
 
     /// Writes `bytes` straight to the file, without copying them into the buffer (large
@@ -202,7 +212,7 @@ public final class FileSink {
 
     public func close() throws {
         try flush()
-        if fsync(fd) != 0 && errno != EINVAL {
+        if durable && fsync(fd) != 0 && errno != EINVAL {
             throw HeadcountError(.environment, "write failed: \(String(cString: strerror(errno)))", file: reportedAs)
         }
         let rc = Glibc.close(fd)

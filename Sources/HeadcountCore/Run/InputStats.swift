@@ -130,7 +130,7 @@ public final class RejectLog {
         let path = (temporaryDirectory as NSString).appendingPathComponent(
             "headcount-rejects-\(getpid())-\(index)-\(UInt32.random(in: 0...UInt32.max)).csv")
         TemporaryFiles.register(path)
-        let held = try FileSink(path: path, reportedAs: path)
+        let held = try FileSink(path: path, reportedAs: path, durable: false)
         lane.held = held
         lane.heldPath = path
         return held
