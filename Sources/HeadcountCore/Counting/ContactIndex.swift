@@ -53,6 +53,13 @@ public final class ContactIndex {
     public var bytes: Int { capacity * MemoryLayout<Entry>.stride + denseCapacity * MemoryLayout<DenseEntry>.stride }
     /// The share of the contacts read so far; tables grow to the projected final size.
     private var progress: Double = 0
+    /// Bytes the index may grow to (`IndexStage`'s share of the memory limit): a growth that
+    /// would pass it is cut to what is needed, and `isFull` then says that the index should
+    /// move to disk before it grows again. Without it, a table grown to the projected size
+    /// of the whole dump held that much at once, whatever the limit.
+    public var maxBytes = Int.max
+    /// A growth was cut short by `maxBytes`.
+    public private(set) var isFull = false
 
     public init(expected: Int = 1 << 10) {
         capacity = max(1024, expected * 4 / 3 + 1)
@@ -89,7 +96,7 @@ public final class ContactIndex {
     /// The slot an id's probe starts at. A decimal id's key is the number itself, not a hash:
     /// it is mixed first (Fibonacci hashing), or every number below 2⁶⁴ / capacity (all of
     /// them, in practice) would start at slot 0 and the table would be one probe chain. Sparse
-    /// numeric ids come here.
+    /// numeric ids, or a part of them on disk (`JoinSpill`), come here.
     @inline(__always)
     private func home(_ id: Key128) -> Int {
         let mixed = (id.low ^ id.high) &* 0x9E37_79B9_7F4A_7C15
@@ -149,7 +156,12 @@ public final class ContactIndex {
 
     private func growDense(to wanted: Int) {
         let factor = TableGrowth.factor(progress: progress)
-        let newCapacity = max(wanted, Int(Double(max(denseCapacity, 1 << 16)) * factor))
+        var newCapacity = max(wanted, Int(Double(max(denseCapacity, 1 << 16)) * factor))
+        let room = (maxBytes - capacity * MemoryLayout<Entry>.stride) / MemoryLayout<DenseEntry>.stride
+        if newCapacity > room {
+            newCapacity = max(wanted, room)
+            isFull = true
+        }
         let bigger = PageMemory.allocate(DenseEntry.self, count: newCapacity)
         if let dense {
             bigger.update(from: dense, count: denseCapacity)
@@ -217,10 +229,31 @@ public final class ContactIndex {
         }
     }
 
+    /// Calls `body` with every entry held, as `add` would take it again (for moving the index to
+    /// disk when it outgrows its share of the memory limit).
+    public func forEachEntry(_ body: (_ id: Key128, _ contact: Key128, _ team: UInt32, _ filtered: Bool) throws -> Void)
+        rethrows {
+        if let dense {
+            for n in 0..<denseCapacity where dense[n].state != 0 {
+                let e = dense[n]
+                try body(Key128(low: UInt64(n), high: Self.decimalMark), e.contact, e.team, e.state == Self.filteredState)
+            }
+        }
+        for j in 0..<capacity where slots[j].id.low != 0 || slots[j].id.high != 0 {
+            let e = slots[j]
+            try body(e.id, e.contact, e.team, e.filtered)
+        }
+    }
+
     private func grow() {
         let old = slots, oldCapacity = capacity
         let factor = TableGrowth.factor(progress: progress)
         capacity = Int(Double(oldCapacity) * factor)
+        let room = (maxBytes - denseCapacity * MemoryLayout<DenseEntry>.stride) / MemoryLayout<Entry>.stride
+        if capacity > room {
+            capacity = max(oldCapacity * 3 / 2, room)
+            isFull = true
+        }
         slots = PageMemory.allocate(Entry.self, count: capacity)
         for j in 0..<oldCapacity where old[j].id.low != 0 || old[j].id.high != 0 {
             var i = home(old[j].id)

@@ -41,6 +41,8 @@ struct JoinedRow {
     /// The reject reason; nil for a row counted or filtered.
     var outcome: RejectReason?
     var filtered: Bool
+    /// Written to disk to be joined later (`JoinSpill`): only counted as read for now.
+    var deferred: Bool
 }
 
 /// A batch of scanned rows and the bytes they point into; reused.

@@ -9,6 +9,10 @@ import Foundation
 /// batch goes on to the counting thread. One queue carries both, in order, so every contact
 /// is in the index before the first membership is looked up. While memberships are joined,
 /// nothing adds teams, so reading the team table from here is safe.
+///
+/// The index may hold `budget` bytes. Past that, it moves to disk (`JoinSpill`): its entries and
+/// every later contact go to files, and each membership row is written there too, marked
+/// `deferred`, to be joined part by part once every file is read (`ReportJob`).
 final class IndexStage {
     enum Work {
         case add(RowBatch, ContactScanner)
@@ -16,20 +20,50 @@ final class IndexStage {
         case stop
     }
 
-    private let index: ContactIndex
+    private var index: ContactIndex
     private let teams: ByteInterner
     private let audienceSeed: UInt64
     private let work = BlockingQueue<Work>()
     private let lock = NSLock()
     private var heldBytes = 0
+    private let budget: Int
+    private let temporaryDirectory: String
+    /// Set on the index's thread when the index moves to disk.
+    private var spill: JoinSpill?
+    /// The first failure writing the spill (a full disk), reported by `takeSpill`.
+    private var failure: Error?
 
+    /// - Parameters:
+    ///   - budget: bytes the index may hold before it moves to disk.
+    ///   - temporaryDirectory: where it moves (`--temp-dir`).
     /// - Throws: `.environment` when the system will not start the index's thread.
-    init(index: ContactIndex, teams: ByteInterner, audienceSeed: UInt64) throws {
+    init(index: ContactIndex, teams: ByteInterner, audienceSeed: UInt64, budget: Int = .max,
+         temporaryDirectory: String = NSTemporaryDirectory()) throws {
         self.index = index
         self.teams = teams
         self.audienceSeed = audienceSeed
+        self.budget = budget
+        self.temporaryDirectory = temporaryDirectory
+        index.maxBytes = budget
         heldBytes = index.bytes
         try Workers.start("the contact index") { [self] in self.run() }
+    }
+
+    /// Whether the join went to disk. Read once the contacts are in (every add is done before
+    /// the first membership reaches the counting thread, through the queues).
+    var isSpilling: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return spill != nil
+    }
+
+    /// The join on disk, once every membership row has been through here; nil when it fit.
+    /// - Throws: what writing it failed with.
+    func takeSpill() throws -> JoinSpill? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+        return spill
     }
 
     func post(_ item: Work) { work.post(item) }
@@ -47,13 +81,20 @@ final class IndexStage {
             case .stop:
                 return
             case .add(let batch, let scanner):
-                add(batch)
+                if spill == nil {
+                    add(batch)
+                    if index.isFull || index.bytes > budget { moveToDisk() }
+                } else {
+                    spillContacts(batch)
+                }
                 lock.lock()
                 heldBytes = index.bytes
                 lock.unlock()
                 scanner.recycle(batch)
             case .join(let item, let output):
-                if case .batch(_, let batch) = item { join(batch) }
+                if case .batch(let lane, let batch) = item {
+                    if spill == nil { join(batch) } else { spillMemberships(batch, lane: lane) }
+                }
                 output.post(item)
             }
         }
@@ -87,6 +128,82 @@ final class IndexStage {
         }
     }
 
+    /// Moves the index to disk: its entries now, later contacts as they come.
+    private func moveToDisk() {
+        do {
+            let spill = try JoinSpill(temporaryDirectory: temporaryDirectory)
+            try index.forEachEntry { id, contact, team, filtered in
+                try spill.addContact(id: id, contact: contact, team: team, filtered: filtered)
+            }
+            lock.lock()
+            self.spill = spill
+            lock.unlock()
+            index = ContactIndex()
+        } catch {
+            fail(error)
+        }
+    }
+
+    private func fail(_ error: Error) {
+        lock.lock()
+        if failure == nil { failure = error }
+        lock.unlock()
+    }
+
+    /// `add`, to disk.
+    private func spillContacts(_ batch: RowBatch) {
+        guard let spill else { return }
+        do {
+            for i in 0..<batch.count {
+                let row = batch.rows[i]
+                guard row.contact.low != 0 || row.contact.high != 0 else { continue }
+                switch row.outcome {
+                case .counted:
+                    try spill.addContact(id: row.contact, contact: row.key, team: row.teamIndex, filtered: false)
+                case .filtered:
+                    try spill.addContact(id: row.contact, contact: Key128(low: 0, high: row.teamHash),
+                                         team: row.teamIndex, filtered: true)
+                case .rejected:
+                    break
+                }
+            }
+        } catch {
+            fail(error)
+        }
+    }
+
+    /// `join`, deferred: every row goes to disk with what deciding it needs, and is marked
+    /// `deferred` for the counting thread, which then only counts it as read.
+    private func spillMemberships(_ batch: RowBatch, lane: Int) {
+        let joined = batch.joined
+        for i in 0..<batch.count {
+            joined[i] = JoinedRow(contact: Key128(low: 0, high: 0), audienceHash: 0, team: 0, outcome: nil,
+                                  filtered: false, deferred: true)
+        }
+        guard let spill else { return }
+        do {
+            for i in 0..<batch.count {
+                let row = batch.rows[i]
+                let raw = batch.bytes(row.rawOffset, row.rawLength)
+                if row.outcome == .rejected {
+                    try spill.addMembership(lane: lane, line: row.line, id: row.contact, team: JoinSpill.noSuchTeam,
+                                            reason: row.reason, flags: 0, audience: UnsafeRawBufferPointer(start: nil, count: 0),
+                                            raw: raw)
+                    continue
+                }
+                let team = row.teamLength == ScannedRow.fixedTeam
+                    ? JoinSpill.anyTeam
+                    : teams.lookup(batch.bytes(row.teamOffset, row.teamLength), hash: row.teamHash)
+                        .map { UInt32($0) } ?? JoinSpill.noSuchTeam
+                try spill.addMembership(lane: lane, line: row.line, id: row.contact, team: team, reason: nil,
+                                        flags: row.flags, audience: batch.bytes(row.audienceOffset, row.audienceLength),
+                                        raw: raw)
+            }
+        } catch {
+            fail(error)
+        }
+    }
+
     /// Joins a batch of membership rows to their contacts.
     private func join(_ batch: RowBatch) {
         let joined = batch.joined
@@ -95,7 +212,7 @@ final class IndexStage {
             if i + Self.prefetchAhead < batch.count { prefetch(batch.rows[i + Self.prefetchAhead]) }
             let row = batch.rows[i]
             var j = JoinedRow(contact: Key128(low: 0, high: 0), audienceHash: 0, team: 0, outcome: nil,
-                              filtered: false)
+                              filtered: false, deferred: false)
             if row.outcome == .rejected {
                 j.outcome = row.reason
             } else if let contact = index.lookup(row.contact),

@@ -33,6 +33,8 @@ public final class ReportJob {
     private let counter: PartitionedCounter
     /// The contact index and its thread, when memberships are joined.
     private var indexStage: IndexStage?
+    /// Whether the memberships were joined on disk (`JoinSpill`), for the tests.
+    private(set) var joinedOnDisk = false
     private var billing = BillingReport(quotas: nil, tiers: nil)
     /// Stored bytes of all contact files (0 when unknown: a pipe), and of those already read.
     private var contactBytes = 0
@@ -103,7 +105,9 @@ public final class ReportJob {
             }
         }
         if !memberships.isEmpty {
-            indexStage = try IndexStage(index: ContactIndex(), teams: teams, audienceSeed: Self.audienceSeed)
+            indexStage = try IndexStage(index: ContactIndex(), teams: teams, audienceSeed: Self.audienceSeed,
+                                        budget: config.memoryLimit / Self.indexShare,
+                                        temporaryDirectory: config.temporaryDirectory)
             for input in contacts where input.columns.index[.contactID] == nil {
                 throw missingColumn(.contactID, in: input, why: " (needed to join --memberships)")
             }
@@ -123,6 +127,10 @@ public final class ReportJob {
             // Every contact must be known before a membership is joined.
             try read(contacts, firstLane: 0, rejects: rejects)
             try read(memberships, firstLane: contacts.count, rejects: rejects)
+            if let spill = try indexStage?.takeSpill() {
+                joinedOnDisk = true
+                try join(spill, memberships, firstLane: contacts.count, rejects: rejects)
+            }
             try rejects.close()
 
             let all = contacts + memberships
@@ -285,7 +293,10 @@ public final class ReportJob {
                 bytesDone += inputs[i].stats.storedBytes
                 scanners[i] = nil
                 open -= 1
-                try rejects.finish(lane: firstLane + i)
+                // A join on disk decides this file's rows, and so its rejects, after every file.
+                if inputs[i].stats.role == .contacts || indexStage?.isSpilling != true {
+                    try rejects.finish(lane: firstLane + i)
+                }
                 if started < inputs.count { try start() }
             }
         }
@@ -395,6 +406,7 @@ public final class ReportJob {
         for i in 0..<batch.count {
             if i + Self.prefetchAhead < batch.count { audiences.prefetch(joined[i + Self.prefetchAhead].audienceHash) }
             let j = joined[i]
+            if j.deferred { continue }
             if j.filtered {
                 stats.rowsFiltered += 1
             } else if let reason = j.outcome {
@@ -411,6 +423,66 @@ public final class ReportJob {
                 stats.rowsCounted += 1
             }
         }
+    }
+
+    /// The share of `--memory-limit` the contact index may hold before it moves to disk: a
+    /// quarter, so that the index growing past it once more still leaves the counting tables
+    /// room.
+    static let indexShare = 4
+
+    /// Joins the memberships that went to disk (`JoinSpill`), one part of the contact ids at a
+    /// time, with the same decisions as `IndexStage.join` and `countMemberships`; then writes
+    /// their rejects in file and line order and closes their files' reject lanes.
+    private func join(_ spill: JoinSpill, _ inputs: [OpenedInput], firstLane: Int, rejects: RejectLog) throws {
+        try spill.finishWriting()
+        var runs: [JoinSpill.RejectRun] = []
+        for part in 0..<JoinSpill.parts {
+            let index = ContactIndex(expected: spill.contactsInPart[part])
+            try spill.forEachContact(inPart: part) { id, contact, team, filtered in
+                index.add(id: id, contact: contact, team: team, filtered: filtered)
+            }
+            counter.noteMemoryElsewhere(teams.bytes + audiences.bytes + index.bytes)
+            var found: [(lane: Int, line: Int, reason: RejectReason, raw: [UInt8])] = []
+            try spill.forEachMembership(inPart: part) { m in
+                let stats = inputs[m.lane].stats
+                var reason = m.reason
+                if reason == nil {
+                    if let contact = index.lookup(m.id), m.team == JoinSpill.anyTeam || m.team == contact.team {
+                        if contact.filtered {
+                            stats.rowsFiltered += 1
+                            return
+                        } else if m.audience.isEmpty {
+                            reason = .invalidValue
+                        } else if m.flags == ContactScanner.invalidAudience {
+                            reason = .invalidUTF8
+                        } else {
+                            let hash = ByteInterner.hash(m.audience, ownerHash: teams.hash(of: Int(contact.team)),
+                                                         seed: Self.audienceSeed)
+                            let audience = audiences.lookup(m.audience, owner: contact.team, hash: hash)
+                                ?? audiences.intern(m.audience, owner: contact.team, hash: hash)
+                            counter.insert(contact.contact, team: contact.team, audience: UInt32(audience), flags: [])
+                            stats.rowsCounted += 1
+                            return
+                        }
+                    } else {
+                        reason = .unknownContact
+                    }
+                }
+                stats.rejected[reason!, default: 0] += 1
+                found.append((m.lane, m.line, reason!, Array(m.raw)))
+            }
+            spill.removePart(part)
+            let run = JoinSpill.RejectRun(path: (spill.directory as NSString)
+                .appendingPathComponent(String(format: "rejects-%03d.bin", part)))
+            if !found.isEmpty { try run.write(found) }
+            runs.append(run)
+        }
+        try JoinSpill.mergeRejects(runs) { lane, line, reason, raw in
+            try rejects.add(lane: firstLane + lane, file: inputs[lane].path, line: line, reason: reason, raw: raw,
+                            hasTeam: true)
+        }
+        for i in inputs.indices { try rejects.finish(lane: firstLane + i) }
+        spill.removeAll()
     }
 
     // MARK: - Results

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+@testable import HeadcountCore
+
+/// The contacts + memberships join on disk (`JoinSpill`): past its share of `--memory-limit`
+/// the contact index moves to disk, and the reports stay byte for byte those of a join in
+/// memory, rejects included, in file and line order.
+@Suite struct JoinSpillTests {
+    /// Contacts with numeric and other ids, one filtered by the as-of date and one rejected;
+    /// memberships that join, and every way one can fail to, spread over two files.
+    func dumps(_ dir: TemporaryFolder) -> (contacts: [String], memberships: [String]) {
+        var rng = SplitMix(state: 42)
+        var contacts = "team_id,contact_id,email,created_at\n"
+        for id in 1...3000 {
+            let team = "t\(id % 7)"
+            let email = "p\(rng.below(1500))@ex\(id % 3).io"
+            let created = id % 97 == 0 ? "2027-01-01" : "2026-01-0\(1 + id % 9)"
+            let cid = id % 5 == 0 ? "c\(id)" : "\(id)"
+            contacts += "\(team),\(cid),\(id % 211 == 0 ? "not-an-email" : email),\(created)\n"
+        }
+        func membershipFile(_ seed: UInt64) -> [UInt8] {
+            var rng = SplitMix(state: seed)
+            var text = Array("contact_id,audience_id,team_id\n".utf8)
+            for _ in 0..<4000 {
+                let id = 1 + rng.below(3300)   // past 3000: unknown
+                let cid = id % 5 == 0 ? "c\(id)" : "\(id)"
+                // Mostly its own team; now and then another (unknown_contact).
+                let team = rng.below(50) == 0 ? "t\((id + 1) % 7)" : "t\(id % 7)"
+                switch rng.below(200) {
+                case 0: text += Array("\(cid),,\(team)\n".utf8)                            // invalid_value
+                case 1: text += Array("\(cid),".utf8) + [0xFF] + Array(",\(team)\n".utf8)  // invalid_utf8
+                case 2: text += Array("\(cid),\"open\n".utf8)                              // malformed
+                case 3: text += Array("\(cid),a1\n".utf8)                                  // malformed (fields)
+                default: text += Array("\(cid),a\(rng.below(12)),\(team)\n".utf8)
+                }
+            }
+            return text
+        }
+        return ([dir.write("contacts.csv", Array(contacts.utf8))],
+                [dir.write("m1.csv", membershipFile(1)), dir.write("m2.csv", membershipFile(2))])
+    }
+
+    func run(_ dir: TemporaryFolder, _ name: String, memoryLimit: Int, threads: Int) throws -> ReportJob {
+        let (contacts, memberships) = dumps(dir)
+        var config = ReportConfiguration(contacts: contacts)
+        config.memberships = memberships
+        config.historyPath = nil
+        config.outputDirectory = dir.path + "/" + name
+        config.formats = [.csv, .json]
+        config.fixedEpoch = 1_767_225_600
+        config.asOf = InstantParser.parseAsOf("2026-06-30")
+        config.memoryLimit = memoryLimit
+        config.threads = threads
+        config.temporaryDirectory = dir.path
+        let job = ReportJob(configuration: config)
+        _ = try job.run()
+        return job
+    }
+
+    @Test func aJoinOnDiskGivesTheSameReportsAsOneInMemory() throws {
+        let dir = TemporaryFolder()
+        let memory = try run(dir, "memory", memoryLimit: 1 << 30, threads: 2)
+        let disk = try run(dir, "disk", memoryLimit: 1 << 20, threads: 2)
+        let oneThread = try run(dir, "disk1", memoryLimit: 1 << 20, threads: 1)
+        #expect(!memory.joinedOnDisk && disk.joinedOnDisk && oneThread.joinedOnDisk)
+        for name in ["teams.csv", "audiences.csv", "rejects.csv", "summary.json"] {
+            let expected = try InputFile.contents(of: dir.path + "/memory/" + name)
+            #expect(try InputFile.contents(of: dir.path + "/disk/" + name) == expected, "\(name)")
+            #expect(try InputFile.contents(of: dir.path + "/disk1/" + name) == expected, "\(name), one thread")
+        }
+        // Every kind of membership reject is there, in file and line order.
+        let rejects = String(decoding: try InputFile.contents(of: dir.path + "/disk/rejects.csv"), as: UTF8.self)
+        for reason in ["unknown_contact", "invalid_value", "invalid_utf8", "malformed_row", "invalid_email"] {
+            #expect(rejects.contains(",\(reason),"), "\(reason)")
+        }
+        // Nothing is left in the temporary directory but the reports.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("headcount-") } == [])
+    }
+
+    @Test func partsCoverTheIdsEvenly() {
+        var counts = [Int](repeating: 0, count: JoinSpill.parts)
+        for n in 1...128_000 {
+            counts[JoinSpill.part(of: Array(String(n).utf8).withUnsafeBytes { ContactIndex.key(of: $0) })] += 1
+        }
+        #expect(counts.min()! > 800 && counts.max()! < 1200, "\(counts.min()!)...\(counts.max()!)")
+    }
+
+    @Test func rejectRunsMergeInFileAndLineOrder() throws {
+        let dir = TemporaryFolder()
+        let a = JoinSpill.RejectRun(path: dir.path + "/a"), b = JoinSpill.RejectRun(path: dir.path + "/b")
+        try a.write([(1, 5, .unknownContact, Array("x".utf8)), (0, 9, .invalidValue, []), (0, 2, .malformedRow, [1, 2])])
+        try b.write([(0, 3, .invalidUTF8, Array(repeating: 0x41, count: 2000)), (1, 1, .unknownContact, [])])
+        var merged: [String] = []
+        try JoinSpill.mergeRejects([a, b, JoinSpill.RejectRun(path: dir.path + "/empty")]) { lane, line, reason, raw in
+            merged.append("\(lane):\(line):\(reason.rawValue):\(raw.count)")
+        }
+        #expect(merged == ["0:2:malformed_row:2", "0:3:invalid_utf8:2000", "0:9:invalid_value:0",
+                           "1:1:unknown_contact:0", "1:5:unknown_contact:1"])
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/a"))
+    }
+}
