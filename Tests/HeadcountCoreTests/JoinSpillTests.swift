@@ -40,7 +40,8 @@ import Testing
                 [dir.write("m1.csv", membershipFile(1)), dir.write("m2.csv", membershipFile(2))])
     }
 
-    func run(_ dir: TemporaryFolder, _ name: String, memoryLimit: Int, threads: Int) throws -> ReportJob {
+    func run(_ dir: TemporaryFolder, _ name: String, memoryLimit: Int, threads: Int,
+             maxRejects: Int? = nil) throws -> ReportJob {
         let (contacts, memberships) = dumps(dir)
         var config = ReportConfiguration(contacts: contacts)
         config.memberships = memberships
@@ -52,6 +53,7 @@ import Testing
         config.memoryLimit = memoryLimit
         config.threads = threads
         config.temporaryDirectory = dir.path
+        config.maxRejects = maxRejects
         let job = ReportJob(configuration: config)
         _ = try job.run()
         return job
@@ -74,6 +76,26 @@ import Testing
             #expect(rejects.contains(",\(reason),"), "\(reason)")
         }
         // Nothing is left in the temporary directory but the reports.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("headcount-") } == [])
+    }
+
+    /// Rejects found by the join on disk count against `--max-rejects` like any other: the run
+    /// fails, writes no report and leaves no temporary file.
+    @Test func tooManyRejectsFromAJoinOnDiskFailTheRun() throws {
+        let dir = TemporaryFolder()
+        _ = try run(dir, "all", memoryLimit: 1 << 20, threads: 2)
+        let lines = String(decoding: try InputFile.contents(of: dir.path + "/all/rejects.csv"), as: UTF8.self)
+            .split(separator: "\n").dropFirst()
+        let fromContacts = lines.filter { $0.contains("contacts.csv,") }.count
+        #expect(fromContacts > 0 && lines.count > fromContacts + 10)
+        // As many as the contacts have: the limit is passed by a membership joined on disk.
+        do {
+            _ = try run(dir, "out", memoryLimit: 1 << 20, threads: 2, maxRejects: fromContacts)
+            Issue.record("the run did not fail")
+        } catch let error as HeadcountError {
+            #expect(error.code == .data && error.message.hasPrefix("more than \(fromContacts) rows rejected"), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/out"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("headcount-") } == [])
     }
 
