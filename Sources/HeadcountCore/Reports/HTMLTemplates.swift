@@ -55,7 +55,8 @@ enum HTMLTemplates {
         </script>
         """
 
-    static let report = """
+    /// The start of every page, to its `<h1>`: the page's `title`, the style sheet.
+    static let top = """
         <!DOCTYPE html>
         <html lang="en">
         <head>
@@ -66,6 +67,10 @@ enum HTMLTemplates {
         </head>
         <body>
         <h1>{{title}}</h1>
+        """
+
+    static let report = """
+        \(top)
         <p class="meta">Run {{runID}}{{#label}} · label “{{label}}”{{/label}}{{#asOf}} · contacts created at or before {{asOf}}{{/asOf}} · {{startedAt}} → {{finishedAt}} · headcount {{version}}</p>
 
         <div class="cards">
@@ -169,16 +174,7 @@ enum HTMLTemplates {
         """
 
     static let compare = """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>{{title}}</title>
-        \(style)
-        </head>
-        <body>
-        <h1>{{title}}</h1>
+        \(top)
         <p class="meta">Before: run {{before.id}}{{#before.label}} (“{{before.label}}”){{/before.label}}, {{before.startedAt}} · After: run {{after.id}}{{#after.label}} (“{{after.label}}”){{/after.label}}, {{after.startedAt}}</p>
         <div class="cards">
           <div class="card legacy"><div class="n">{{beforeLegacy}}</div><div class="k">legacy contacts before</div></div>
@@ -221,16 +217,7 @@ enum HTMLTemplates {
         """
 
     static let peak = """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>{{title}}</title>
-        \(style)
-        </head>
-        <body>
-        <h1>{{title}}</h1>
+        \(top)
         <p class="meta">The highest count of each team among the {{runCount}} complete runs whose as-of date (or start) falls from {{from}} to {{to}}, and the run it came from.</p>
         <div class="cards">
           <div class="card legacy"><div class="n">{{peakLegacy}}</div><div class="k">legacy contacts, sum of the teams' peaks</div></div>
