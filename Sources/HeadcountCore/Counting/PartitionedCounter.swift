@@ -314,14 +314,11 @@ public final class PartitionedCounter: ContactCounter {
     private func startSpilling() {
         guard !isSpilling else { return }
         isSpilling = true
-        let dir = (temporaryDirectory as NSString).appendingPathComponent("headcount-spill-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            spillDirectory = dir
-            TemporaryFiles.register(dir)
+            spillDirectory = try TemporaryFiles.makeFolder("headcount-spill", in: temporaryDirectory,
+                                                           for: "a spill folder")
         } catch {
-            failure = HeadcountError(.environment, "cannot create a spill folder in the temporary directory",
-                                     file: temporaryDirectory)
+            failure = error
         }
     }
 

@@ -69,6 +69,13 @@ enum HTMLTemplates {
         <h1>{{title}}</h1>
         """
 
+    /// The end of every page: the script that sorts its tables.
+    static let bottom = """
+        \(sortScript)
+        </body>
+        </html>
+        """
+
     static let report = """
         \(top)
         <p class="meta">Run {{runID}}{{#label}} · label “{{label}}”{{/label}}{{#asOf}} · contacts created at or before {{asOf}}{{/asOf}} · {{startedAt}} → {{finishedAt}} · headcount {{version}}</p>
@@ -167,9 +174,7 @@ enum HTMLTemplates {
         {{#rules}}<tr><th>{{name}}</th><td>{{value}}</td></tr>
         {{/rules}}
         </tbody></table>
-        \(sortScript)
-        </body>
-        </html>
+        \(bottom)
 
         """
 
@@ -210,9 +215,7 @@ enum HTMLTemplates {
         {{/teams}}
         </tbody>
         </table>
-        \(sortScript)
-        </body>
-        </html>
+        \(bottom)
 
         """
 
@@ -242,9 +245,7 @@ enum HTMLTemplates {
         {{/teams}}
         </tbody>
         </table>
-        \(sortScript)
-        </body>
-        </html>
+        \(bottom)
 
         """
 }

@@ -16,6 +16,20 @@ public enum TemporaryFiles {
         lock.lock(); paths.remove(path); lock.unlock()
     }
 
+    /// Creates a scratch folder of this process's own in `directory` (`prefix-PID-random`),
+    /// registered for removal.
+    /// - Throws: `.environment` naming `directory` and `what` ("a spill folder").
+    public static func makeFolder(_ prefix: String, in directory: String, for what: String) throws -> String {
+        let dir = (directory as NSString).appendingPathComponent("\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw HeadcountError(.environment, "cannot create \(what) in the temporary directory", file: directory)
+        }
+        register(dir)
+        return dir
+    }
+
     /// Removes every registered file; called on failure and from the signal handler.
     public static func removeAll() {
         lock.lock()

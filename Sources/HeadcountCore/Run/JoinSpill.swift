@@ -39,15 +39,8 @@ final class JoinSpill {
 
     /// Creates the spill folder in `temporaryDirectory`.
     init(temporaryDirectory: String) throws {
-        let dir = (temporaryDirectory as NSString).appendingPathComponent(
-            "headcount-join-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
-        } catch {
-            throw HeadcountError(.environment, "cannot create a folder for the contact index in the temporary "
-                                 + "directory", file: temporaryDirectory)
-        }
-        TemporaryFiles.register(dir)
+        let dir = try TemporaryFiles.makeFolder("headcount-join", in: temporaryDirectory,
+                                                for: "a folder for the contact index")
         directory = dir
         contactFiles = Array(repeating: nil, count: Self.parts)
         membershipFiles = Array(repeating: nil, count: Self.parts)
