@@ -32,6 +32,8 @@ final class IndexStage {
     private var spill: JoinSpill?
     /// The first failure writing the spill (a full disk), reported by `takeSpill`.
     private var failure: Error?
+    /// Signalled by the index's thread as it ends.
+    private let stopped = DispatchSemaphore(value: 0)
 
     /// - Parameters:
     ///   - budget: bytes the index may hold before it moves to disk.
@@ -47,6 +49,15 @@ final class IndexStage {
         index.maxBytes = budget
         heldBytes = index.bytes
         try Workers.start("the contact index") { [self] in self.run() }
+    }
+
+    /// Stops the index's thread, waits for it (its work is never blocked, so this is short),
+    /// and removes what the join wrote to disk: a run that fails leaves no file behind when it
+    /// returns, not later, when the thread happens to let go of the spill.
+    func stop() {
+        work.post(.stop)
+        stopped.wait()
+        spill?.removeAll()
     }
 
     /// Whether the join went to disk. Read once the contacts are in (every add is done before
@@ -79,6 +90,7 @@ final class IndexStage {
         while true {
             switch work.take() {
             case .stop:
+                stopped.signal()
                 return
             case .add(let batch, let scanner):
                 if spill == nil {

@@ -78,7 +78,7 @@ public final class ReportJob {
             ActiveRun.register(database: config.historyPath!, runID: runID)
         }
         defer { ActiveRun.clear() }
-        defer { indexStage?.post(.stop) }
+        defer { indexStage?.stop() }
         do {
             return try count(history: history)
         } catch {
