@@ -64,11 +64,17 @@ import Testing
         let memory = try run(dir, "memory", memoryLimit: 1 << 30, threads: 2)
         let disk = try run(dir, "disk", memoryLimit: 1 << 20, threads: 2)
         let oneThread = try run(dir, "disk1", memoryLimit: 1 << 20, threads: 1)
-        #expect(!memory.joinedOnDisk && disk.joinedOnDisk && oneThread.joinedOnDisk)
+        let fiveThreads = try run(dir, "disk5", memoryLimit: 1 << 20, threads: 5)
+        #expect(!memory.joinedOnDisk && disk.joinedOnDisk && oneThread.joinedOnDisk && fiveThreads.joinedOnDisk)
+        // A part holds the smallest index (1,024 entries of 40 bytes) and a few kilobytes of
+        // rows: a quarter of 1 MiB holds five parts in flight, one per thread and one more.
+        #expect(disk.joinThreads == 2 && oneThread.joinThreads == 1)
+        #expect(fiveThreads.joinThreads == 4)
         for name in ["teams.csv", "audiences.csv", "rejects.csv", "summary.json"] {
             let expected = try InputFile.contents(of: dir.path + "/memory/" + name)
             #expect(try InputFile.contents(of: dir.path + "/disk/" + name) == expected, "\(name)")
             #expect(try InputFile.contents(of: dir.path + "/disk1/" + name) == expected, "\(name), one thread")
+            #expect(try InputFile.contents(of: dir.path + "/disk5/" + name) == expected, "\(name), five threads")
         }
         // Every kind of membership reject is there, in file and line order.
         let rejects = String(decoding: try InputFile.contents(of: dir.path + "/disk/rejects.csv"), as: UTF8.self)
@@ -97,6 +103,63 @@ import Testing
         }
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/out"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("headcount-") } == [])
+    }
+
+    /// Parts decided on several threads are counted in part order, each decided once, and no
+    /// more than `threads + 1` ahead of the one counted.
+    @Test(arguments: [1, 2, 3, 8])
+    func partsAreCountedInOrderWhateverTheThreads(threads: Int) throws {
+        let dir = TemporaryFolder()
+        let spill = try JoinSpill(temporaryDirectory: dir.path)
+        let lock = NSLock()
+        var decided = [Int](repeating: 0, count: JoinSpill.parts)
+        var counted: [Int] = []
+        var furthestAhead = 0
+        try spill.joinParts(threads: threads, decide: { part in
+            lock.lock()
+            decided[part] += 1
+            furthestAhead = max(furthestAhead, part - counted.count)
+            lock.unlock()
+            usleep(UInt32(part % 3) * 200)
+            var p = JoinedPart(lanes: 1, run: JoinSpill.RejectRun(path: dir.path + "/r\(part)"))
+            p.indexBytes = part
+            return p
+        }, consume: { part in
+            lock.lock()
+            counted.append(part.indexBytes)
+            lock.unlock()
+        })
+        #expect(counted == Array(0..<JoinSpill.parts))
+        #expect(decided == Array(repeating: 1, count: JoinSpill.parts))
+        #expect(furthestAhead <= threads)
+    }
+
+    /// A part that cannot be decided (its file unreadable, say) fails the join with its error,
+    /// and every thread has stopped deciding when the join returns.
+    @Test(arguments: [1, 2, 4])
+    func aPartThatFailsFailsTheJoin(threads: Int) throws {
+        let dir = TemporaryFolder()
+        let spill = try JoinSpill(temporaryDirectory: dir.path)
+        let lock = NSLock()
+        var deciding = 0
+        var counted = 0
+        do {
+            try spill.joinParts(threads: threads, decide: { part in
+                lock.lock(); deciding += 1; lock.unlock()
+                defer { lock.lock(); deciding -= 1; lock.unlock() }
+                usleep(300)
+                if part == 37 { throw HeadcountError(.environment, "part 37 is unreadable") }
+                return JoinedPart(lanes: 1, run: JoinSpill.RejectRun(path: dir.path + "/r\(part)"))
+            }, consume: { _ in counted += 1 })
+            Issue.record("the join did not fail")
+        } catch let error as HeadcountError {
+            #expect(error.message == "part 37 is unreadable")
+        }
+        lock.lock()
+        #expect(deciding == 0)
+        lock.unlock()
+        #expect(counted <= 37)
+        spill.removeAll()
     }
 
     @Test func partsCoverTheIdsEvenly() {

@@ -62,9 +62,14 @@ public final class ContactIndex {
     public private(set) var isFull = false
 
     public init(expected: Int = 1 << 10) {
-        capacity = max(1024, expected * 4 / 3 + 1)
+        capacity = Self.capacity(expected: expected)
         slots = PageMemory.allocate(Entry.self, count: capacity)
     }
+
+    private static func capacity(expected: Int) -> Int { max(1024, expected * 4 / 3 + 1) }
+
+    /// The bytes of a new index for `expected` ids.
+    static func bytes(expected: Int) -> Int { capacity(expected: expected) * MemoryLayout<Entry>.stride }
 
     deinit {
         PageMemory.free(slots, count: capacity)

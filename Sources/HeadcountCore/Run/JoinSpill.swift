@@ -36,6 +36,10 @@ final class JoinSpill {
     private var membershipPaths: [String]
     /// Contacts written to each part (sizes its index).
     private(set) var contactsInPart: [Int]
+    /// Membership rows and their audiences' bytes written to each part (sizes what the part's
+    /// join keeps of them).
+    private(set) var membershipsInPart: [Int]
+    private(set) var audienceBytesInPart: [Int]
 
     /// Creates the spill folder in `temporaryDirectory`.
     init(temporaryDirectory: String) throws {
@@ -49,6 +53,8 @@ final class JoinSpill {
             (dir as NSString).appendingPathComponent(String(format: "memberships-%03d.bin", $0))
         }
         contactsInPart = Array(repeating: 0, count: Self.parts)
+        membershipsInPart = contactsInPart
+        audienceBytesInPart = contactsInPart
     }
 
     deinit { removeAll() }
@@ -95,6 +101,8 @@ final class JoinSpill {
         try withUnsafeBytes(of: &header) { try sink.write(UnsafeRawBufferPointer(rebasing: $0.prefix(MembershipHeader.size))) }
         try sink.write(audience)
         try sink.write(kept)
+        membershipsInPart[part] += 1
+        audienceBytesInPart[part] += audience.count
     }
 
     /// Closes every file written, so that they can be read.

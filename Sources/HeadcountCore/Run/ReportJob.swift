@@ -35,6 +35,8 @@ public final class ReportJob {
     private var indexStage: IndexStage?
     /// Whether the memberships were joined on disk (`JoinSpill`), for the tests.
     private(set) var joinedOnDisk = false
+    /// The threads that joined it (fewer than `--threads` under a small memory limit), for the tests.
+    private(set) var joinThreads = 0
     private var billing = BillingReport(quotas: nil, tiers: nil)
     /// Stored bytes of all contact files (0 when unknown: a pipe), and of those already read.
     private var contactBytes = 0
@@ -430,53 +432,46 @@ public final class ReportJob {
     /// room.
     static let indexShare = 4
 
-    /// Joins the memberships that went to disk (`JoinSpill`), one part of the contact ids at a
-    /// time, with the same decisions as `IndexStage.join` and `countMemberships`; then writes
-    /// their rejects in file and line order and closes their files' reject lanes.
+    /// Joins the memberships that went to disk (`JoinSpill`): the parts of the contact ids are
+    /// decided on every thread (`JoinSpill.decide`, with the decisions of `IndexStage.join` and
+    /// `countMemberships`) and counted here one after another; then their rejects are written
+    /// in file and line order and their files' reject lanes closed.
     private func join(_ spill: JoinSpill, _ inputs: [OpenedInput], firstLane: Int, rejects: RejectLog) throws {
         try spill.finishWriting()
         var runs: [JoinSpill.RejectRun] = []
-        for part in 0..<JoinSpill.parts {
-            let index = ContactIndex(expected: spill.contactsInPart[part])
-            try spill.forEachContact(inPart: part) { id, contact, team, filtered in
-                index.add(id: id, contact: contact, team: team, filtered: filtered)
+        let teams = self.teams
+        let lanes = inputs.count
+        // Parts in flight (one per thread and one more) hold no more than the index's share of
+        // the memory limit.
+        let inFlight = configuration.memoryLimit / Self.indexShare / max(1, spill.largestPartBytes)
+        let threads = max(1, min(configuration.threads, inFlight - 1))
+        joinThreads = threads
+        try spill.joinParts(threads: threads, decide: { part in
+            try spill.decide(part: part, lanes: lanes, teamHash: { teams.hash(of: Int($0)) },
+                             audienceSeed: Self.audienceSeed)
+        }, consume: { part in
+            for lane in 0..<lanes {
+                let stats = inputs[lane].stats
+                stats.rowsFiltered += part.filtered[lane]
+                stats.rowsCounted += part.countedRows[lane]
+                for (reason, n) in part.rejected[lane] { stats.rejected[reason, default: 0] += n }
             }
-            counter.noteMemoryElsewhere(teams.bytes + audiences.bytes + index.bytes)
-            var found: [(lane: Int, line: Int, reason: RejectReason, raw: [UInt8])] = []
-            try spill.forEachMembership(inPart: part) { m in
-                let stats = inputs[m.lane].stats
-                var reason = m.reason
-                if reason == nil {
-                    if let contact = index.lookup(m.id), m.team == JoinSpill.anyTeam || m.team == contact.team {
-                        if contact.filtered {
-                            stats.rowsFiltered += 1
-                            return
-                        } else if m.audience.isEmpty {
-                            reason = .invalidValue
-                        } else if m.flags == ContactScanner.invalidAudience {
-                            reason = .invalidUTF8
-                        } else {
-                            let hash = ByteInterner.hash(m.audience, ownerHash: teams.hash(of: Int(contact.team)),
-                                                         seed: Self.audienceSeed)
-                            let audience = audiences.lookup(m.audience, owner: contact.team, hash: hash)
-                                ?? audiences.intern(m.audience, owner: contact.team, hash: hash)
-                            counter.insert(contact.contact, team: contact.team, audience: UInt32(audience), flags: [])
-                            stats.rowsCounted += 1
-                            return
-                        }
-                    } else {
-                        reason = .unknownContact
-                    }
+            // The parts decided and waiting, and the indexes of those being decided.
+            counter.noteMemoryElsewhere(teams.bytes + audiences.bytes + (threads + 1) * (part.indexBytes + part.bytes))
+            let counted = part.counted
+            part.audienceBytes.withUnsafeBytes { bytes in
+                for i in 0..<min(Self.prefetchAhead, counted.count) { audiences.prefetch(counted[i].audienceHash) }
+                for i in counted.indices {
+                    if i + Self.prefetchAhead < counted.count { audiences.prefetch(counted[i + Self.prefetchAhead].audienceHash) }
+                    let c = counted[i]
+                    let audience = UnsafeRawBufferPointer(rebasing: bytes[Int(c.audienceStart)..<Int(c.audienceStart + c.audienceLength)])
+                    let index = audiences.lookup(audience, owner: c.team, hash: c.audienceHash)
+                        ?? audiences.intern(audience, owner: c.team, hash: c.audienceHash)
+                    counter.insert(c.contact, team: c.team, audience: UInt32(index), flags: [])
                 }
-                stats.rejected[reason!, default: 0] += 1
-                found.append((m.lane, m.line, reason!, Array(m.raw)))
             }
-            spill.removePart(part)
-            let run = JoinSpill.RejectRun(path: (spill.directory as NSString)
-                .appendingPathComponent(String(format: "rejects-%03d.bin", part)))
-            if !found.isEmpty { try run.write(found) }
-            runs.append(run)
-        }
+            runs.append(part.run)
+        })
         try JoinSpill.mergeRejects(runs) { lane, line, reason, raw in
             try rejects.add(lane: firstLane + lane, file: inputs[lane].path, line: line, reason: reason, raw: raw,
                             hasTeam: true)
