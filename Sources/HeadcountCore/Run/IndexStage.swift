@@ -227,25 +227,24 @@ final class IndexStage {
                               filtered: false, deferred: false)
             if row.outcome == .rejected {
                 j.outcome = row.reason
-            } else if let contact = index.lookup(row.contact),
-                      row.teamLength == ScannedRow.fixedTeam
-                        || teams.lookup(batch.bytes(row.teamOffset, row.teamLength), hash: row.teamHash)
-                            == Int(contact.team) {
-                if contact.filtered {
+            } else {
+                let contact = index.lookup(row.contact)
+                let rowTeam = row.teamLength == ScannedRow.fixedTeam
+                    ? nil : teams.lookup(batch.bytes(row.teamOffset, row.teamLength), hash: row.teamHash) ?? -1
+                switch MembershipOutcome.of(contact, rowTeam: rowTeam, audienceLength: Int(row.audienceLength),
+                                            flags: row.flags) {
+                case .filtered:
                     j.filtered = true
-                } else if row.audienceLength == 0 {
-                    j.outcome = .invalidValue
-                } else if row.flags == ContactScanner.invalidAudience {
-                    j.outcome = .invalidUTF8
-                } else {
+                case .rejected(let reason):
+                    j.outcome = reason
+                case .counted:
+                    let contact = contact!
                     j.contact = contact.contact
                     j.team = contact.team
                     j.audienceHash = ByteInterner.hash(batch.bytes(row.audienceOffset, row.audienceLength),
                                                        ownerHash: teams.hash(of: Int(contact.team)),
                                                        seed: audienceSeed)
                 }
-            } else {
-                j.outcome = .unknownContact
             }
             joined[i] = j
         }

@@ -1,5 +1,27 @@
 import Foundation
 
+/// What a membership row comes to once its contact id is looked up (SPEC §3.2), in memory
+/// (`IndexStage.join`) or on disk (`JoinSpill.decide`) alike: `unknown_contact` when the id
+/// names no contact, or one of another team than the row's; filtered with a contact filtered by
+/// `--as-of`; `invalid_value` with an empty audience, `invalid_utf8` with one that is not UTF-8.
+enum MembershipOutcome: Equatable {
+    case counted
+    case filtered
+    case rejected(RejectReason)
+
+    /// - Parameter rowTeam: the index of the row's team; nil when the row names none (any
+    ///   contact's team will do), -1 for a team no contact has.
+    @inline(__always)
+    static func of(_ contact: (contact: Key128, team: UInt32, filtered: Bool)?, rowTeam: Int?,
+                   audienceLength: Int, flags: UInt32) -> MembershipOutcome {
+        guard let contact, rowTeam == nil || rowTeam == Int(contact.team) else { return .rejected(.unknownContact) }
+        if contact.filtered { return .filtered }
+        if audienceLength == 0 { return .rejected(.invalidValue) }
+        if flags == ContactScanner.invalidAudience { return .rejected(.invalidUTF8) }
+        return .counted
+    }
+}
+
 /// One part of a join on disk, decided: every membership row of the part is filtered, rejected
 /// (its reject written to the part's run) or counted, and what the counting thread still does
 /// with a counted row is intern its audience and count it.
@@ -45,11 +67,8 @@ extension JoinSpill {
         }.max() ?? 0
     }
 
-    /// Decides every membership row of `part` against that part's contacts, with the decisions
-    /// of the join in memory (`IndexStage.join`): a row whose contact is missing or of another
-    /// team is `unknown_contact`, one of a contact filtered by `--as-of` is filtered, one with an
-    /// empty audience is `invalid_value` and one with an audience that is not UTF-8
-    /// `invalid_utf8`. Removes the part's files.
+    /// Decides every membership row of `part` against that part's contacts
+    /// (`MembershipOutcome`). Removes the part's files.
     ///
     /// Touches nothing shared but the files of its own part: runs on any thread.
     /// - Parameter teamHash: the stable hash of a team index (`ByteInterner.hash(of:)` of the
@@ -68,25 +87,24 @@ extension JoinSpill {
         try forEachMembership(inPart: part) { m in
             var reason = m.reason
             if reason == nil {
-                if let contact = index.lookup(m.id), m.team == Self.anyTeam || m.team == contact.team {
-                    if contact.filtered {
-                        out.filtered[m.lane] += 1
-                        return
-                    } else if m.audience.isEmpty {
-                        reason = .invalidValue
-                    } else if m.flags == ContactScanner.invalidAudience {
-                        reason = .invalidUTF8
-                    } else {
-                        let hash = ByteInterner.hash(m.audience, ownerHash: teamHash(contact.team), seed: audienceSeed)
-                        out.counted.append(JoinedPart.Counted(
-                            contact: contact.contact, audienceHash: hash, team: contact.team,
-                            audienceStart: UInt32(out.audienceBytes.count), audienceLength: UInt32(m.audience.count)))
-                        out.audienceBytes.append(contentsOf: m.audience)
-                        out.countedRows[m.lane] += 1
-                        return
-                    }
-                } else {
-                    reason = .unknownContact
+                let contact = index.lookup(m.id)
+                let rowTeam = m.team == Self.anyTeam ? nil : m.team == Self.noSuchTeam ? -1 : Int(m.team)
+                switch MembershipOutcome.of(contact, rowTeam: rowTeam, audienceLength: m.audience.count,
+                                            flags: m.flags) {
+                case .filtered:
+                    out.filtered[m.lane] += 1
+                    return
+                case .rejected(let why):
+                    reason = why
+                case .counted:
+                    let contact = contact!
+                    let hash = ByteInterner.hash(m.audience, ownerHash: teamHash(contact.team), seed: audienceSeed)
+                    out.counted.append(JoinedPart.Counted(
+                        contact: contact.contact, audienceHash: hash, team: contact.team,
+                        audienceStart: UInt32(out.audienceBytes.count), audienceLength: UInt32(m.audience.count)))
+                    out.audienceBytes.append(contentsOf: m.audience)
+                    out.countedRows[m.lane] += 1
+                    return
                 }
             }
             out.rejected[m.lane][reason!, default: 0] += 1
