@@ -18,6 +18,16 @@ import Testing
             let cid = id % 5 == 0 ? "c\(id)" : "\(id)"
             contacts += "\(team),\(cid),\(id % 211 == 0 ? "not-an-email" : email),\(created)\n"
         }
+        // Ids given twice, late in the file (after the index has moved to disk): once more in
+        // another team, filtered, or with another email; the join keeps the same entry either way.
+        for id in stride(from: 13, to: 3000, by: 250) {
+            let cid = id % 5 == 0 ? "c\(id)" : "\(id)"
+            switch id % 3 {
+            case 0: contacts += "t\((id + 3) % 7),\(cid),again\(id)@ex.io,2026-01-02\n"
+            case 1: contacts += "t\(id % 7),\(cid),late\(id)@ex.io,2027-02-02\n"
+            default: contacts += "t\(id % 7),\(cid),other\(id)@ex.io,2026-01-03\n"
+            }
+        }
         func membershipFile(_ seed: UInt64) -> [UInt8] {
             var rng = SplitMix(state: seed)
             var text = Array("contact_id,audience_id,team_id\n".utf8)
