@@ -9,14 +9,15 @@ extension Headcount {
             discussion: """
                 Reads every --contacts file (and --memberships file), counts per team the \
                 legacy contacts (distinct audience + email pairs) and the global contacts \
-                (distinct emails), and writes teams.csv, audiences.csv, summary.json and, \
-                when rows were rejected, rejects.csv into --out.
+                (distinct emails), and writes teams.csv, audiences.csv, summary.json, \
+                report.html and, when rows were rejected, rejects.csv into --out.
 
                 Cost: one pass over the inputs; memory grows with the number of distinct \
                 contacts (about 45 bytes each), not with the size of the files.
 
                 Example:
-                  headcount report --contacts contacts.csv.gz --memberships memberships.csv.gz \\
+                  headcount report --contacts contacts.csv.gz \\
+                      --memberships memberships.csv.gz \\
                       --out Reports/2026-11 --max-rejects 100
                 """
         )
@@ -72,12 +73,13 @@ extension Headcount {
         @Option(help: ArgumentHelp("Header of the audience column.", valueName: "name"))
         var audienceColumn: String?
 
-        @Option(help: ArgumentHelp("Input files read at once, each on its own inflating and scanning threads "
-                                   + "(default: the number of cores). Never changes the reports.", valueName: "N"))
+        @Option(help: ArgumentHelp("Input files read at once, each on its own inflating and scanning threads, "
+                                   + "and threads for the tally and a join on disk (default: the number of "
+                                   + "cores). Never changes the reports.", valueName: "N"))
         var threads: Int?
 
-        @Option(help: ArgumentHelp("Memory for the counting, id and contact tables before counting spills to disk, e.g. 256MiB, 4GiB (default 1GiB).",
-                                   valueName: "size"))
+        @Option(help: ArgumentHelp("Memory for the counting, id and contact tables before counting spills to "
+                                   + "disk, e.g. 256MiB, 4GiB.", valueName: "size"))
         var memoryLimit: String = "1GiB"
 
         @Option(help: ArgumentHelp("Folder for spill files (default: the system's temporary folder).", valueName: "dir"))
