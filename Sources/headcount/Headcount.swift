@@ -12,7 +12,8 @@ struct Headcount: ParsableCommand {
         abstract: "Count unique contacts per team under the per-audience and the global billing models.",
         discussion: """
             Headcount streams gzipped (or plain) contact and membership dumps, counts \
-            distinct emails per team exactly, and writes CSV and JSON reports.
+            distinct emails per team exactly, writes CSV, JSON and HTML reports, and records \
+            every run in a history that runs, show, compare and peak read.
 
             Exit status: 0 success; 1 the run failed on its data or environment; \
             2 usage error (bad flags, missing file or column); 130/143 interrupted.
