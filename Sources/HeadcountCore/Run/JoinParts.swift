@@ -175,28 +175,34 @@ private final class PartQueue {
     private func work() {
         condition.lock()
         while true {
-            while !stopped && next < parts && next >= consuming + ahead { condition.wait() }
+            while !stopped && next < parts && !mayTakeNext { condition.wait() }
             if stopped || next >= parts { break }
-            let part = next
-            next += 1
-            condition.unlock()
-            let result = Result { try decide(part) }
-            condition.lock()
-            switch result {
-            case .success(let r): results[part] = r
-            case .failure(let error): fail(error)
-            }
-            condition.broadcast()
+            decideNext()
         }
         running -= 1
         condition.broadcast()
         condition.unlock()
     }
 
-    /// Called with the lock held.
-    private func fail(_ error: Error) {
-        if failure == nil { failure = error }
-        stopped = true
+    /// Whether a thread may decide part `next` now. Called with the lock held.
+    private var mayTakeNext: Bool { !stopped && next < parts && next < consuming + ahead }
+
+    /// Decides part `next` without the lock and keeps the result, or the failure, which stops
+    /// every thread. Called with the lock held.
+    private func decideNext() {
+        let part = next
+        next += 1
+        condition.unlock()
+        let result = Result { try decide(part) }
+        condition.lock()
+        switch result {
+        case .success(let r):
+            results[part] = r
+        case .failure(let error):
+            if failure == nil { failure = error }
+            stopped = true
+        }
+        condition.broadcast()
     }
 
     /// Part `part`, decided by a worker or here: while it waits, this thread decides the parts
@@ -213,20 +219,7 @@ private final class PartQueue {
                 return r
             }
             // Rather than wait, decide a part no worker has taken: this one, or one ahead.
-            if !stopped && next < parts && next < part + ahead {
-                let taken = next
-                next += 1
-                condition.unlock()
-                let result = Result { try decide(taken) }
-                condition.lock()
-                switch result {
-                case .success(let r): results[taken] = r
-                case .failure(let error): fail(error)
-                }
-                condition.broadcast()
-                continue
-            }
-            condition.wait()
+            if mayTakeNext { decideNext() } else { condition.wait() }
         }
     }
 
