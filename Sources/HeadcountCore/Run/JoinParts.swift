@@ -119,14 +119,14 @@ extension JoinSpill {
     /// on this thread in part order, so that the counting (and the order in which audiences are
     /// first seen) is that of a join one part after another.
     ///
-    /// Parts are decided at most `threads + 1` ahead of the one consumed, which bounds the
-    /// memory of parts decided and waiting. This thread decides parts too while it waits (all
+    /// Parts are decided fewer than `ahead` (at least `threads`) ahead of the one consumed,
+    /// which bounds the memory of parts decided and waiting. This thread decides parts too while it waits (all
     /// of them with one thread, or when the system refuses every other). On a failure, the
     /// threads started are waited for before this returns, so that no thread still reads the
     /// files when the caller removes them.
-    func joinParts(threads: Int, decide: @escaping (Int) throws -> JoinedPart,
+    func joinParts(threads: Int, ahead: Int, decide: @escaping (Int) throws -> JoinedPart,
                    consume: (JoinedPart) throws -> Void) throws {
-        let queue = PartQueue(parts: Self.parts, ahead: threads + 1, decide: decide)
+        let queue = PartQueue(parts: Self.parts, ahead: max(ahead, threads), decide: decide)
         defer { queue.stop() }
         queue.startWorkers(threads - 1)
         for part in 0..<Self.parts {
