@@ -61,11 +61,15 @@ struct SplitMix {
     func counted(_ rows: [Row], teams: Int, audiences: Int, policy: UnsubscribedPolicy,
                  memoryLimit: Int = 1 << 30, spillDirectory: String? = nil, threads: Int = 1,
                  maxStaging: Int = PartitionedCounter.maxStagingRecords,
-                 grownTogether: ((Int) -> Void)? = nil) throws -> CountResult {
+                 grownTogether: ((Int) -> Void)? = nil,
+                 merged: ((_ spilled: Bool, _ mergesAtOnce: Int) -> Void)? = nil) throws -> CountResult {
         let counter = PartitionedCounter(memoryLimit: memoryLimit,
                                          temporaryDirectory: spillDirectory ?? NSTemporaryDirectory(), threads: threads,
                                          maxStaging: maxStaging)
-        defer { grownTogether?(counter.tablesGrownTogether) }
+        defer {
+            grownTogether?(counter.tablesGrownTogether)
+            merged?(counter.isSpilling, counter.mergesAtOnce)
+        }
         for row in rows {
             let key = Array(row.email.utf8).withUnsafeBytes { ByteHash.hash128($0, seed: UInt64(row.team) &* 7919) }
             counter.insert(key, team: UInt32(row.team), audience: row.audience.map(UInt32.init) ?? noAudience,
@@ -190,19 +194,50 @@ struct SplitMix {
         let expected = model(rows, teams: teams, audiences: audiences, policy: .any)
         let dir = TemporaryFolder()
         var together: [String: Int] = [:]
+        var merges: [String: (spilled: Bool, atOnce: Int)] = [:]
         for threads in [1, 2, 3] {
             for mib in [1024, 16, 2] {
                 let got = try counted(rows, teams: teams, audiences: audiences, policy: .any, memoryLimit: mib << 20,
                                       spillDirectory: dir.path, threads: threads, maxStaging: 64,
-                                      grownTogether: { together["\(threads)/\(mib)"] = $0 })
+                                      grownTogether: { together["\(threads)/\(mib)"] = $0 },
+                                      merged: { merges["\(threads)/\(mib)"] = ($0, $1) })
                 #expect(got == expected, "\(threads) threads, \(mib) MiB")
             }
         }
+        // Every spilled run merged more than one partition at once with more than one thread:
+        // the limit holds one merge at first, more as merged partitions free their tables.
+        #expect(merges["2/16"]?.spilled == true && merges["2/16"]?.atOnce == 2, "\(merges)")
+        #expect(merges["3/16"]?.spilled == true && merges["3/16"]?.atOnce == 3, "\(merges)")
+        #expect(merges["3/2"]?.spilled == true && merges["3/2"]!.atOnce > 1, "\(merges)")
+        #expect(merges["1/2"]?.atOnce == 1 && merges["2/1024"]?.spilled == false, "\(merges)")
         #expect(together["1/1024"] == 0, "one thread grows one table at a time")
         #expect(together["2/1024"]! >= 256 && together["3/1024"]! >= 256, "every partition grew with others: \(together)")
         #expect(together["2/16"] == 0 && together["2/2"] == 0 && together["3/2"] == 0,
                 "16 and 2 MiB have no room to grow tables together: \(together)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "spill files removed")
+    }
+
+    /// Merges of spilled partitions start only within the room left under the limit, and one
+    /// always can; partitions that did not spill need no room.
+    @Test func mergesStartOnlyWithinTheRoomLeft() {
+        let needs = [60, 60, 0, 60, 60, 500]
+        let schedule = MergeSchedule(count: needs.count, room: 100)
+        let need = { (i: Int) in needs[i] }
+        #expect(schedule.step(need) == .take(index: 0, reserved: 60))   // room 40
+        #expect(schedule.step(need) == .wait)                           // 60 > 40, one merging
+        schedule.done(reserved: 60, freed: 50)                          // room 150, none merging
+        #expect(schedule.step(need) == .take(index: 1, reserved: 60))   // room 90
+        #expect(schedule.step(need) == .take(index: 2, reserved: 0))    // no merge: no room needed
+        #expect(schedule.step(need) == .take(index: 3, reserved: 60))   // room 30, two merging
+        #expect(schedule.step(need) == .wait)
+        schedule.done(reserved: 60, freed: 0)                           // room 90
+        schedule.done(reserved: 60, freed: 0)                           // room 150, none merging
+        #expect(schedule.step(need) == .take(index: 4, reserved: 60))   // room 90
+        #expect(schedule.step(need) == .wait)                           // 500 > 90
+        schedule.done(reserved: 60, freed: 0)                           // none merging
+        #expect(schedule.step(need) == .take(index: 5, reserved: 500))  // alone, past the room
+        #expect(schedule.step(need) == .finished)
+        #expect(schedule.mostAtOnce == 2)
     }
 
     @Test func manyKeysGrowEveryPartitionAndStayExact() throws {

@@ -157,7 +157,7 @@ public final class PartitionedCounter: ContactCounter {
 
     final class Partition {
         var table: Table
-        let staged: UnsafeMutablePointer<Slot>
+        private(set) var staged: UnsafeMutablePointer<Slot>
         var stagedCount = 0
         /// The partition's spill file, once the counter spills.
         var spill: FileSink?
@@ -170,6 +170,14 @@ public final class PartitionedCounter: ContactCounter {
         }
 
         deinit { staged.deallocate() }
+
+        /// Gives the staging buffer's memory back once nothing more will be staged (a spilled
+        /// counter's `finish`, for the merges); a one-record buffer stands in for it.
+        func releaseStaging() {
+            precondition(stagedCount == 0)
+            staged.deallocate()
+            staged = .allocate(capacity: 1)
+        }
     }
 
     private let partitions: [Partition]
@@ -181,6 +189,8 @@ public final class PartitionedCounter: ContactCounter {
     private var spillDirectory: String?
     /// Tables grown by `growTogether` (for the tests).
     private(set) var tablesGrownTogether = 0
+    /// The most spilled partitions `finish` merged at once (for the tests).
+    private(set) var mergesAtOnce = 0
     /// Whether the tables stopped growing and records go to disk.
     public private(set) var isSpilling = false
     private var tableBytes = 0
@@ -310,6 +320,8 @@ public final class PartitionedCounter: ContactCounter {
     }
     /// The staging buffers of all partitions (inside the limit too).
     private var stagingBytes: Int { stagingRecords * MemoryLayout<Slot>.stride * Self.partitionCount }
+    /// The staging buffers still held when `finish` merges (a spilled counter releases them).
+    private var stagingInUse: Int { isSpilling ? 0 : stagingBytes }
 
     private func startSpilling() {
         guard !isSpilling else { return }
@@ -376,16 +388,24 @@ public final class PartitionedCounter: ContactCounter {
         let applyInWorker = roomy
         if let failure { throw failure }
         // Partitions are disjoint, so workers tally them apart and the sums are the same for any
-        // number of workers. A spilled run merges one partition at a time to stay in its limit.
-        let workers = isSpilling ? 1 : max(1, min(threads, Self.partitionCount))
+        // number of workers and any order. A spilled partition is merged in a table of its own,
+        // and merges run at once only as far as the limit holds their tables: at first often one
+        // at a time, more as the merged partitions' tables are freed.
+        if isSpilling { for p in partitions { p.releaseStaging() } }
+        let workers = max(1, min(threads, Self.partitionCount))
+        let schedule = MergeSchedule(count: Self.partitionCount,
+                                     room: memoryLimit - elsewhere - tableBytes - poolBytes - stagingInUse)
         let tallies = (0..<workers).map { _ in Tally(teams: teams, audiences: audienceTeam.count, policy: policy) }
         let errors = UnsafeMutableBufferPointer<Error?>.allocate(capacity: workers)
         errors.initialize(repeating: nil)
         defer { errors.deallocate() }
         Workers.forEach(workers) { w in
-            do {
-                for index in stride(from: w, to: Self.partitionCount, by: workers) {
-                    let p = partitions[index]
+            while let (index, reserved) = schedule.take({ i in
+                let p = partitions[i]
+                return p.spill == nil ? 0 : mergeBytes(table: p.table, records: p.spilledRecords)
+            }) {
+                let p = partitions[index]
+                do {
                     if applyInWorker[index] { apply(p) }
                     if let sink = p.spill, let path = p.spillPath {
                         try sink.close()
@@ -396,14 +416,17 @@ public final class PartitionedCounter: ContactCounter {
                     } else {
                         tallies[w].add(p.table)
                     }
-                    // Each partition's memory goes back once it is tallied, so merging the
-                    // spilled ones never adds to what the others hold.
-                    p.table = Table(capacity: 1)
+                } catch {
+                    if errors[w] == nil { errors[w] = error }
                 }
-            } catch {
-                errors[w] = error
+                // Each partition's memory goes back once it is tallied, and makes room for
+                // the merges after it.
+                let freed = p.table.bytes
+                p.table = Table(capacity: 1)
+                schedule.done(reserved: reserved, freed: freed)
             }
         }
+        mergesAtOnce = schedule.mostAtOnce
         if let error = errors.lazy.compactMap({ $0 }).first { throw error }
         var r = CountResult(teams: teams, audiences: audienceTeam.count)
         for t in tallies { t.addTo(&r) }
@@ -531,8 +554,20 @@ public final class PartitionedCounter: ContactCounter {
     }
 
     /// One partition's table and its spilled records, merged into a new table.
+    /// The merged table of a spilled partition: room for all its contacts and records at
+    /// the maximum load, so that it never grows.
+    private func mergeCapacity(table: Table, records: Int) -> Int {
+        max(Self.initialSlots, (table.count + records) * 4 / 3 + 1)
+    }
+
+    /// Bytes a partition's merge holds besides its table: the merged table and a read buffer.
+    private func mergeBytes(table: Table, records: Int) -> Int {
+        records == 0 ? 0 : mergeCapacity(table: table, records: records) * MemoryLayout<Slot>.stride
+            + stagingRecords * MemoryLayout<Slot>.stride
+    }
+
     private func merge(_ table: Table, spilled path: String, records: Int) throws -> Table {
-        let merged = Table(capacity: max(Self.initialSlots, (table.count + records) * 4 / 3 + 1))
+        let merged = Table(capacity: mergeCapacity(table: table, records: records))
         table.forEachContact { s, audiences in
             merged.insert(low: s.low, high: s.high, team: s.team, audience: audiences.first ?? noAudience, flags: s.flags)
             for a in audiences.dropFirst() {
@@ -559,5 +594,69 @@ public final class PartitionedCounter: ContactCounter {
             if carry > 0 { batch.baseAddress!.copyMemory(from: batch.baseAddress! + whole * MemoryLayout<Slot>.stride, byteCount: carry) }
         }
         return merged
+    }
+}
+
+/// Shares the partitions out among the workers of `PartitionedCounter.finish`: each takes the
+/// next partition when it is free, and the merge of a spilled partition starts only when the
+/// memory it needs is free, or when no other merge is running (so that one always can).
+final class MergeSchedule {
+    enum Step: Equatable {
+        /// Tally partition `index`, with `reserved` bytes set aside for its merge.
+        case take(index: Int, reserved: Int)
+        /// Wait for a merge to finish.
+        case wait
+        /// Every partition is taken.
+        case finished
+    }
+
+    private let condition = NSCondition()
+    private let count: Int
+    private var next = 0
+    /// Bytes within the limit that merges may still take.
+    private var room: Int
+    private var merging = 0
+    private(set) var mostAtOnce = 0
+
+    init(count: Int, room: Int) {
+        self.count = count
+        self.room = room
+    }
+
+    /// The next partition and the bytes reserved for its merge (`need`), waiting for room; nil
+    /// when none is left.
+    func take(_ need: (Int) -> Int) -> (index: Int, reserved: Int)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            switch step(need) {
+            case .take(let index, let reserved): return (index, reserved)
+            case .wait: condition.wait()
+            case .finished: return nil
+            }
+        }
+    }
+
+    /// What a worker does next (called with the lock held, or on one thread).
+    func step(_ need: (Int) -> Int) -> Step {
+        guard next < count else { return .finished }
+        let bytes = need(next)
+        guard bytes == 0 || bytes <= room || merging == 0 else { return .wait }
+        next += 1
+        if bytes > 0 {
+            room -= bytes
+            merging += 1
+            mostAtOnce = max(mostAtOnce, merging)
+        }
+        return .take(index: next - 1, reserved: bytes)
+    }
+
+    /// A partition is tallied: its merge's bytes and its own table's (`freed`) are free again.
+    func done(reserved: Int, freed: Int) {
+        condition.lock()
+        room += reserved + freed
+        if reserved > 0 { merging -= 1 }
+        condition.broadcast()
+        condition.unlock()
     }
 }
