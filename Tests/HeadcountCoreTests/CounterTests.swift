@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import HeadcountCore
 
@@ -214,6 +217,44 @@ struct SplitMix {
         #expect(together["2/1024"]! >= 256 && together["3/1024"]! >= 256, "every partition grew with others: \(together)")
         #expect(together["2/16"] == 0 && together["2/2"] == 0 && together["3/2"] == 0,
                 "16 and 2 MiB have no room to grow tables together: \(together)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "spill files removed")
+    }
+
+    /// A spill file damaged or removed behind the run's back fails it with the environment's
+    /// error naming the file, on one thread or several, and the spill files are removed.
+    @Test(arguments: [(1, true), (3, true), (1, false), (3, false)])
+    func aDamagedSpillFileFailsTheMerge(threads: Int, truncate: Bool) throws {
+        let dir = TemporaryFolder()
+        let counter = PartitionedCounter(memoryLimit: 2 << 20, temporaryDirectory: dir.path, threads: threads,
+                                         maxStaging: 64)
+        for i in 0..<200_000 {
+            let key = Array("p\(i)@x.io".utf8).withUnsafeBytes { ByteHash.hash128($0, seed: 1) }
+            counter.insert(key, team: 0, audience: noAudience, flags: .subscribed)
+        }
+        #expect(counter.isSpilling)
+        let folder = dir.path + "/" + (try #require(try FileManager.default.contentsOfDirectory(atPath: dir.path).first))
+        var damaged: [String] = []
+        if truncate {
+            // Every file loses its last 5 bytes. Where `finish` still spills staged records, it
+            // writes them at the old end and the hole reads as zeros; the partitions with none
+            // staged end inside a record.
+            for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
+                let path = folder + "/" + name
+                let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+                #expect(Glibc.truncate(path, off_t(size - 5)) == 0)
+                damaged.append(path)
+            }
+        } else {
+            damaged = [folder + "/partition-100.bin"]
+            #expect(unlink(damaged[0]) == 0)
+        }
+        do {
+            _ = try counter.finish(teams: 1, audienceTeam: [], policy: .any)
+            Issue.record("the merge did not fail")
+        } catch let error as HeadcountError {
+            #expect(error.code == .environment && damaged.contains(error.file ?? ""), "\(error)")
+            #expect(error.message.contains(truncate ? "ends inside a record" : "is gone"), "\(error)")
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "spill files removed")
     }
 

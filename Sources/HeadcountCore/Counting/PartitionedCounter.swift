@@ -418,6 +418,7 @@ public final class PartitionedCounter: ContactCounter {
                     }
                 } catch {
                     if errors[w] == nil { errors[w] = error }
+                    schedule.stop()
                 }
                 // Each partition's memory goes back once it is tallied, and makes room for
                 // the merges after it.
@@ -574,7 +575,7 @@ public final class PartitionedCounter: ContactCounter {
                 merged.insert(low: s.low, high: s.high, team: s.team, audience: a, flags: 0)
             }
         }
-        let file = try InputFile(path: path)
+        let file = try InputFile.scratch(path)
         let batch = UnsafeMutableRawBufferPointer.allocate(byteCount: stagingRecords * MemoryLayout<Slot>.stride,
                                                            alignment: 16)
         defer { batch.deallocate() }
@@ -592,6 +593,9 @@ public final class PartitionedCounter: ContactCounter {
             }
             carry = available - whole * MemoryLayout<Slot>.stride
             if carry > 0 { batch.baseAddress!.copyMemory(from: batch.baseAddress! + whole * MemoryLayout<Slot>.stride, byteCount: carry) }
+        }
+        if carry > 0 {
+            throw HeadcountError(.environment, "a temporary file ends inside a record", file: path)
         }
         return merged
     }
@@ -649,6 +653,14 @@ final class MergeSchedule {
             mostAtOnce = max(mostAtOnce, merging)
         }
         return .take(index: next - 1, reserved: bytes)
+    }
+
+    /// No partition is handed out any more (a merge failed: the run fails).
+    func stop() {
+        condition.lock()
+        next = count
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// A partition is tallied: its merge's bytes and its own table's (`freed`) are free again.

@@ -82,6 +82,16 @@ public final class InputFile: StoredBytes {
         if ownsDescriptor && fd >= 0 { close(fd) }
     }
 
+    /// Opens a temporary file of the run's own (a spill file) to read it back: one that is gone
+    /// is the environment's doing (something cleaned the temporary folder), not a usage error.
+    static func scratch(_ path: String) throws -> InputFile {
+        do {
+            return try InputFile(path: path)
+        } catch let error as HeadcountError where error.code == .usage {
+            throw HeadcountError(.environment, "a temporary file of the run is gone (\(error.message))", file: path)
+        }
+    }
+
     /// The whole stored contents of `path` (small files: fixtures, fuzz inputs).
     public static func contents(of path: String) throws -> [UInt8] {
         let file = try InputFile(path: path)

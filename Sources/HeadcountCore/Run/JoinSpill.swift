@@ -322,7 +322,7 @@ private final class SpillReader {
 
     init(path: String) throws {
         self.path = path
-        file = try InputFile(path: path)
+        file = try InputFile.scratch(path)
         buffer = .allocate(byteCount: 1 << 18, alignment: 16)
     }
 
