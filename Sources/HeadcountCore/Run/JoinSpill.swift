@@ -245,34 +245,52 @@ final class JoinSpill {
     }
 
     /// Calls `body` with the rejects of every run, in (lane, line) order, and removes the runs.
+    ///
+    /// The runs' next rejects sit in a binary heap by (lane, line): a reject costs a logarithm of
+    /// the runs, not a look at each (1.4M rejects over 128 runs: 0.37 s of looking before).
     static func mergeRejects(_ runs: [RejectRun],
                              _ body: (Int, Int, RejectReason, UnsafeRawBufferPointer) throws -> Void) throws {
         defer { for run in runs { unlink(run.path); TemporaryFiles.unregister(run.path) } }
         let readers = try runs.filter { $0.count > 0 }.map { try SpillReader(path: $0.path) }
-        var heads: [(head: RejectHeader, raw: [UInt8])?] = try readers.map { try nextReject($0) }
-        while true {
-            var best: Int?
-            for (i, h) in heads.enumerated() {
-                guard let h else { continue }
-                if let b = best, let current = heads[b],
-                   (current.head.lane, current.head.line) <= (h.head.lane, h.head.line) { continue }
-                best = i
+        // A head's raw bytes stay valid until its reader is read again, after `body` has them.
+        var heads: [(head: RejectHeader, raw: UnsafeRawBufferPointer)?] = try readers.map { try nextReject($0) }
+        func before(_ a: Int, _ b: Int) -> Bool {
+            let x = heads[a]!.head, y = heads[b]!.head
+            return (x.lane, x.line, a) < (y.lane, y.line, b)
+        }
+        var heap = heads.indices.filter { heads[$0] != nil }
+        func siftDown(_ start: Int) {
+            var i = start
+            while true {
+                var least = i
+                let left = 2 * i + 1, right = left + 1
+                if left < heap.count && before(heap[left], heap[least]) { least = left }
+                if right < heap.count && before(heap[right], heap[least]) { least = right }
+                if least == i { return }
+                heap.swapAt(i, least)
+                i = least
             }
-            guard let b = best, let r = heads[b] else { return }
-            try r.raw.withUnsafeBytes {
-                try body(Int(r.head.lane), Int(r.head.line), RejectReason.allCases[Int(r.head.reason)], $0)
+        }
+        for i in stride(from: heap.count / 2 - 1, through: 0, by: -1) { siftDown(i) }
+        while let top = heap.first {
+            let r = heads[top]!
+            try body(Int(r.head.lane), Int(r.head.line), RejectReason.allCases[Int(r.head.reason)], r.raw)
+            heads[top] = try nextReject(readers[top])
+            if heads[top] == nil {
+                heap.swapAt(0, heap.count - 1)
+                heap.removeLast()
             }
-            heads[b] = try nextReject(readers[b])
+            siftDown(0)
         }
     }
 
-    private static func nextReject(_ reader: SpillReader) throws -> (head: RejectHeader, raw: [UInt8])? {
+    private static func nextReject(_ reader: SpillReader) throws -> (head: RejectHeader, raw: UnsafeRawBufferPointer)? {
         guard let head = try reader.take(RejectHeader.size) else { return nil }
         let h = head.loadUnaligned(as: RejectHeader.self)
         guard let raw = try reader.take(Int(h.rawLength)) else {
             throw HeadcountError(.environment, "a temporary file of rejects ends early", file: reader.path)
         }
-        return (h, Array(raw))
+        return (h, raw)
     }
 }
 
