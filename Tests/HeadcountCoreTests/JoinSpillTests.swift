@@ -175,6 +175,33 @@ import Testing
         spill.removeAll()
     }
 
+    /// Many runs of random rejects, some empty: the merge gives every reject once, in order.
+    @Test func manyRejectRunsMergeInOrder() throws {
+        let dir = TemporaryFolder()
+        var rng = SplitMix(state: 9)
+        var all: [String] = []
+        var runs: [JoinSpill.RejectRun] = []
+        for k in 0..<40 {
+            let run = JoinSpill.RejectRun(path: dir.path + "/run\(k)")
+            var rejects: [(lane: Int, line: Int, reason: RejectReason, raw: [UInt8])] = []
+            for _ in 0..<(k % 7 == 0 ? 0 : rng.below(300)) {
+                let lane = rng.below(3), line = 2 + rng.below(1_000_000)
+                rejects.append((lane, line, .unknownContact, Array("\(lane):\(line)".utf8)))
+                all.append("\(lane):\(line)")
+            }
+            if !rejects.isEmpty { try run.write(rejects) }
+            runs.append(run)
+        }
+        var merged: [String] = []
+        var last = (lane: -1, line: -1)
+        try JoinSpill.mergeRejects(runs) { lane, line, _, raw in
+            #expect((last.lane, last.line) <= (lane, line))
+            last = (lane, line)
+            merged.append(String(decoding: raw, as: UTF8.self))
+        }
+        #expect(merged.count == all.count && merged.sorted() == all.sorted())
+    }
+
     @Test func partsCoverTheIdsEvenly() {
         var counts = [Int](repeating: 0, count: JoinSpill.parts)
         for n in 1...128_000 {
