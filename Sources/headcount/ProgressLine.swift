@@ -2,7 +2,9 @@ import Foundation
 import HeadcountCore
 
 /// The progress line on standard error: bytes read of the total, rows per second and
-/// an ETA, redrawn a few times a second; only on a terminal and without --quiet.
+/// an ETA, redrawn a few times a second; after reading, the step the run is on (the join on
+/// disk, the merges of spilled partitions) and how far it is. Only on a terminal and without
+/// --quiet.
 final class ProgressLine: @unchecked Sendable {
     private let start = Date()
     private var last = Date.distantPast
@@ -22,6 +24,13 @@ final class ProgressLine: @unchecked Sendable {
         guard now.timeIntervalSince(last) >= Self.interval else { return }
         last = now
         let elapsed = max(now.timeIntervalSince(start), 0.001)
+        if let step = p.step {
+            // After reading: what the run is doing, and how far it is.
+            let line = "\(NumberFormat.grouped(p.rows)) rows read · \(step.name): \(step.done) of \(step.total)"
+            FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+            drawn = true
+            return
+        }
         let rate = Int(Double(p.rows) / elapsed)
         var line = "\(Self.size(p.bytesRead))"
         if p.totalBytes > 0 {

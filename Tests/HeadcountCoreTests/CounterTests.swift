@@ -258,6 +258,30 @@ struct SplitMix {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "spill files removed")
     }
 
+    /// `onMerged` hears of every spilled partition merged, with how many spilled, on any thread.
+    @Test(arguments: [1, 3])
+    func everyMergeIsReported(threads: Int) throws {
+        let dir = TemporaryFolder()
+        let counter = PartitionedCounter(memoryLimit: 2 << 20, temporaryDirectory: dir.path, threads: threads,
+                                         maxStaging: 64)
+        for i in 0..<200_000 {
+            let key = Array("p\(i)@x.io".utf8).withUnsafeBytes { ByteHash.hash128($0, seed: 1) }
+            counter.insert(key, team: 0, audience: noAudience, flags: .subscribed)
+        }
+        #expect(counter.isSpilling)
+        let lock = NSLock()
+        var reports: [(done: Int, total: Int)] = []
+        counter.onMerged = { done, total in
+            lock.lock(); reports.append((done, total)); lock.unlock()
+        }
+        let r = try counter.finish(teams: 1, audienceTeam: [], policy: .any)
+        #expect(r.global == [200_000])
+        let total = try #require(reports.first?.total)
+        #expect(total > 200 && total <= PartitionedCounter.partitionCount, "\(total) partitions spilled")
+        #expect(reports.count == total && reports.allSatisfy { $0.total == total })
+        #expect(reports.map(\.done).sorted() == Array(1...total))
+    }
+
     /// Merges of spilled partitions start only within the room left under the limit, and one
     /// always can; partitions that did not spill need no room.
     @Test func mergesStartOnlyWithinTheRoomLeft() {

@@ -53,9 +53,10 @@ import Testing
     }
 
     func run(_ dir: TemporaryFolder, _ name: String, memoryLimit: Int, threads: Int,
-             maxRejects: Int? = nil) throws -> ReportJob {
+             maxRejects: Int? = nil, progress: (@Sendable (ProgressSnapshot) -> Void)? = nil) throws -> ReportJob {
         let (contacts, memberships) = dumps(dir)
         var config = ReportConfiguration(contacts: contacts)
+        config.progress = progress
         config.memberships = memberships
         config.historyPath = nil
         config.outputDirectory = dir.path + "/" + name
@@ -96,6 +97,27 @@ import Testing
         }
         // Nothing is left in the temporary directory but the reports.
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("headcount-") } == [])
+    }
+
+    /// After reading, the progress line hears of every part joined on disk, in order (the
+    /// merges of spilled partitions: `CounterTests.everyMergeIsReported`).
+    @Test(arguments: [1, 2])
+    func progressFollowsTheJoinAndTheMerges(threads: Int) throws {
+        let dir = TemporaryFolder()
+        final class Steps: @unchecked Sendable {
+            let lock = NSLock()
+            var all: [ProgressStep] = []
+        }
+        let steps = Steps()
+        _ = try run(dir, "out", memoryLimit: 1 << 20, threads: threads) { snapshot in
+            guard let step = snapshot.step else { return }
+            steps.lock.lock()
+            steps.all.append(step)
+            steps.lock.unlock()
+        }
+        #expect(steps.all.map(\.name) == Array(repeating: "joining on disk", count: JoinSpill.parts))
+        #expect(steps.all.map(\.done) == Array(1...JoinSpill.parts))
+        #expect(steps.all.allSatisfy { $0.total == JoinSpill.parts })
     }
 
     /// Rejects found by the join on disk count against `--max-rejects` like any other: the run

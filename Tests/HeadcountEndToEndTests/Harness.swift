@@ -82,6 +82,24 @@ struct Headcount {
                       stderr: String(decoding: e.data, as: UTF8.self), dir: dir)
     }
 
+    /// Runs `headcount args…` on a pseudo-terminal (util-linux `script`), as from a user's
+    /// shell: standard output and standard error are the terminal, and come back together.
+    func runOnTerminal(_ args: [String]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        let command = ([Self.binary] + args).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        p.arguments = ["-qec", command.joined(separator: " "), "/dev/null"]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self))
+    }
+
     /// `report --contacts <contacts…> --out out --quiet` plus `extra`.
     @discardableResult
     func report(_ contacts: [String], _ extra: [String] = []) throws -> Result {

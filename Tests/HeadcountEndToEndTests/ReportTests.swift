@@ -395,6 +395,24 @@ import Testing
                 == "headcount: interrupted by SIGINT; no dump written\n")
         #expect(!FileManager.default.fileExists(atPath: h.dir + "/big"))
     }
+
+    /// On a terminal, standard error shows the progress line (bytes read of the total, rows a
+    /// second, an ETA); nothing with `--quiet`, nor when standard error is not a terminal.
+    @Test func progressShowsOnATerminalOnly() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "util-linux script")
+        let h = Headcount()
+        let args = ["report", "--contacts", "legacy.csv.gz", "--out", "out", "--no-history"]
+        let shown = try h.runOnTerminal(args)
+        #expect(shown.status == 0, "\(shown.output)")
+        #expect(shown.output.contains("rows/s") && shown.output.contains(" of ") && shown.output.contains("(100%)"),
+                "\(shown.output)")
+        // The line is cleared before the summary is printed.
+        #expect(shown.output.contains("\u{1B}[2K"), "\(shown.output)")
+        let quiet = try h.runOnTerminal(args + ["--quiet"])
+        #expect(quiet.status == 0 && quiet.output.isEmpty, "\(quiet.output)")
+        let piped = try h.run(args)
+        #expect(piped.status == 0 && !piped.stderr.contains("rows/s"), "\(piped.stderr)")
+    }
 }
 
 /// End-to-end: the same reports whatever the memory limit, thread count and file order.

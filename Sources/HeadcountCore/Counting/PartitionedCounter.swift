@@ -191,6 +191,9 @@ public final class PartitionedCounter: ContactCounter {
     private(set) var tablesGrownTogether = 0
     /// The most spilled partitions `finish` merged at once (for the tests).
     private(set) var mergesAtOnce = 0
+    /// Called by `finish` after each spilled partition is merged, with the partitions merged
+    /// and the partitions spilled, on the thread that merged it (for a progress line).
+    public var onMerged: ((Int, Int) -> Void)?
     /// Whether the tables stopped growing and records go to disk.
     public private(set) var isSpilling = false
     private var tableBytes = 0
@@ -399,6 +402,8 @@ public final class PartitionedCounter: ContactCounter {
         let errors = UnsafeMutableBufferPointer<Error?>.allocate(capacity: workers)
         errors.initialize(repeating: nil)
         defer { errors.deallocate() }
+        let spilled = partitions.filter { $0.spill != nil }.count
+        let doneMerging = SharedCount()
         Workers.forEach(workers) { w in
             while let (index, reserved) = schedule.take({ i in
                 let p = partitions[i]
@@ -413,6 +418,7 @@ public final class PartitionedCounter: ContactCounter {
                         unlink(path)
                         TemporaryFiles.unregister(path)
                         tallies[w].add(merged)
+                        onMerged?(doneMerging.next(), spilled)
                     } else {
                         tallies[w].add(p.table)
                     }
@@ -670,5 +676,18 @@ final class MergeSchedule {
         if reserved > 0 { merging -= 1 }
         condition.broadcast()
         condition.unlock()
+    }
+}
+
+/// A count that threads add to (the partitions merged, for `onMerged`).
+private final class SharedCount {
+    private let lock = NSLock()
+    private var value = 0
+
+    /// Adds one; returns the new count.
+    func next() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        value += 1
+        return value
     }
 }

@@ -28,6 +28,17 @@ public struct ProgressSnapshot: Sendable {
     public var totalBytes: Int
     /// Rows read from all inputs so far.
     public var rows: Int
+    /// The work after reading, which can take a while past a memory limit (nil while reading).
+    public var step: ProgressStep? = nil
+}
+
+/// A run's work after its inputs are read: the join on disk, one part at a time, and the merges
+/// of spilled partitions.
+public struct ProgressStep: Sendable, Equatable {
+    /// "joining on disk", "merging spilled partitions".
+    public var name: String
+    public var done: Int
+    public var total: Int
 }
 
 /// Everything a `report` run needs, validated before any input is read.

@@ -56,6 +56,12 @@ public final class ReportJob {
         configuration.progress?(ProgressSnapshot(bytesRead: done, totalBytes: allBytes, rows: rowsDone))
     }
 
+    /// Tells the progress line how far the work after reading is.
+    private func noteStep(_ name: String, _ done: Int, of total: Int) {
+        configuration.progress?(ProgressSnapshot(bytesRead: allBytes, totalBytes: allBytes, rows: rowsDone,
+                                                 step: ProgressStep(name: name, done: done, total: total)))
+    }
+
     public init(configuration: ReportConfiguration, counter: PartitionedCounter? = nil) {
         self.configuration = configuration
         self.counter = counter ?? PartitionedCounter(memoryLimit: configuration.memoryLimit,
@@ -141,6 +147,9 @@ public final class ReportJob {
                                      + "counted + rejected + filtered; no report written", file: input.path)
             }
             let audienceTeam = (0..<audiences.count).map { audiences.owner(of: $0) }
+            if counter.isSpilling {
+                counter.onMerged = { [self] done, total in noteStep("merging spilled partitions", done, of: total) }
+            }
             let result = try counter.finish(teams: teams.count, audienceTeam: audienceTeam,
                                             policy: config.unsubscribedPolicy)
             let data = makeReportData(result, inputs: all.map(\.stats), rejects: rejects)
@@ -473,6 +482,7 @@ public final class ReportJob {
                 }
             }
             runs.append(part.run)
+            noteStep("joining on disk", runs.count, of: JoinSpill.parts)
         })
         try JoinSpill.mergeRejects(runs) { lane, line, reason, raw in
             try rejects.add(lane: firstLane + lane, file: inputs[lane].path, line: line, reason: reason, raw: raw,
