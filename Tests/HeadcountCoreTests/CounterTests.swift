@@ -220,11 +220,8 @@ struct SplitMix {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "spill files removed")
     }
 
-    /// A spill file damaged or removed behind the run's back fails it with the environment's
-    /// error naming the file, on one thread or several, and the spill files are removed.
-    @Test(arguments: [(1, true), (3, true), (1, false), (3, false)])
-    func aDamagedSpillFileFailsTheMerge(threads: Int, truncate: Bool) throws {
-        let dir = TemporaryFolder()
+    /// 200,000 distinct contacts of one team under a 2 MiB limit: spilled, not yet finished.
+    func spilledCounter(_ dir: TemporaryFolder, threads: Int) -> PartitionedCounter {
         let counter = PartitionedCounter(memoryLimit: 2 << 20, temporaryDirectory: dir.path, threads: threads,
                                          maxStaging: 64)
         for i in 0..<200_000 {
@@ -232,6 +229,15 @@ struct SplitMix {
             counter.insert(key, team: 0, audience: noAudience, flags: .subscribed)
         }
         #expect(counter.isSpilling)
+        return counter
+    }
+
+    /// A spill file damaged or removed behind the run's back fails it with the environment's
+    /// error naming the file, on one thread or several, and the spill files are removed.
+    @Test(arguments: [(1, true), (3, true), (1, false), (3, false)])
+    func aDamagedSpillFileFailsTheMerge(threads: Int, truncate: Bool) throws {
+        let dir = TemporaryFolder()
+        let counter = spilledCounter(dir, threads: threads)
         let folder = dir.path + "/" + (try #require(try FileManager.default.contentsOfDirectory(atPath: dir.path).first))
         var damaged: [String] = []
         if truncate {
@@ -262,13 +268,7 @@ struct SplitMix {
     @Test(arguments: [1, 3])
     func everyMergeIsReported(threads: Int) throws {
         let dir = TemporaryFolder()
-        let counter = PartitionedCounter(memoryLimit: 2 << 20, temporaryDirectory: dir.path, threads: threads,
-                                         maxStaging: 64)
-        for i in 0..<200_000 {
-            let key = Array("p\(i)@x.io".utf8).withUnsafeBytes { ByteHash.hash128($0, seed: 1) }
-            counter.insert(key, team: 0, audience: noAudience, flags: .subscribed)
-        }
-        #expect(counter.isSpilling)
+        let counter = spilledCounter(dir, threads: threads)
         let lock = NSLock()
         var reports: [(done: Int, total: Int)] = []
         counter.onMerged = { done, total in
