@@ -23,7 +23,6 @@ final class ProgressLine: @unchecked Sendable {
         let now = Date()
         guard now.timeIntervalSince(last) >= Self.interval else { return }
         last = now
-        let elapsed = max(now.timeIntervalSince(start), 0.001)
         if let step = p.step {
             // After reading: what the run is doing, and how far it is.
             let line = "\(NumberFormat.grouped(p.rows)) rows read · \(step.name): \(step.done) of \(step.total)"
@@ -31,6 +30,7 @@ final class ProgressLine: @unchecked Sendable {
             drawn = true
             return
         }
+        let elapsed = max(now.timeIntervalSince(start), 0.001)
         let rate = Int(Double(p.rows) / elapsed)
         var line = "\(Self.size(p.bytesRead))"
         if p.totalBytes > 0 {

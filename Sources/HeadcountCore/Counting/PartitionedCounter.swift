@@ -403,7 +403,6 @@ public final class PartitionedCounter: ContactCounter {
         errors.initialize(repeating: nil)
         defer { errors.deallocate() }
         let spilled = partitions.filter { $0.spill != nil }.count
-        let doneMerging = SharedCount()
         Workers.forEach(workers) { w in
             while let (index, reserved) = schedule.take({ i in
                 let p = partitions[i]
@@ -418,7 +417,6 @@ public final class PartitionedCounter: ContactCounter {
                         unlink(path)
                         TemporaryFiles.unregister(path)
                         tallies[w].add(merged)
-                        onMerged?(doneMerging.next(), spilled)
                     } else {
                         tallies[w].add(p.table)
                     }
@@ -429,8 +427,10 @@ public final class PartitionedCounter: ContactCounter {
                 // Each partition's memory goes back once it is tallied, and makes room for
                 // the merges after it.
                 let freed = p.table.bytes
+                let wasSpilled = p.spill != nil
                 p.table = Table(capacity: 1)
-                schedule.done(reserved: reserved, freed: freed)
+                let mergesDone = schedule.done(reserved: reserved, freed: freed)
+                if wasSpilled { onMerged?(mergesDone, spilled) }
             }
         }
         mergesAtOnce = schedule.mostAtOnce
@@ -626,6 +626,7 @@ final class MergeSchedule {
     /// Bytes within the limit that merges may still take.
     private var room: Int
     private var merging = 0
+    private var merged = 0
     private(set) var mostAtOnce = 0
 
     init(count: Int, room: Int) {
@@ -670,24 +671,17 @@ final class MergeSchedule {
     }
 
     /// A partition is tallied: its merge's bytes and its own table's (`freed`) are free again.
-    func done(reserved: Int, freed: Int) {
+    /// Returns the merges finished so far (for `onMerged`).
+    @discardableResult
+    func done(reserved: Int, freed: Int) -> Int {
         condition.lock()
+        defer { condition.unlock() }
         room += reserved + freed
-        if reserved > 0 { merging -= 1 }
+        if reserved > 0 {
+            merging -= 1
+            merged += 1
+        }
         condition.broadcast()
-        condition.unlock()
-    }
-}
-
-/// A count that threads add to (the partitions merged, for `onMerged`).
-private final class SharedCount {
-    private let lock = NSLock()
-    private var value = 0
-
-    /// Adds one; returns the new count.
-    func next() -> Int {
-        lock.lock(); defer { lock.unlock() }
-        value += 1
-        return value
+        return merged
     }
 }
