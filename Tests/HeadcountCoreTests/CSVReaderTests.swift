@@ -31,6 +31,37 @@ import Testing
         }
     }
 
+    /// The mask bits left after one record's line feed serve the records after it in the same
+    /// 64 bytes: short rows several to a block, a quote in a later row of a block (that row
+    /// alone takes the field-by-field parser), a row of more fields than are stored at first,
+    /// blank lines and CRLF among them; read whole, in pieces, and in lent chunks.
+    @Test func recordsThatShareA64ByteBlockSplitAlike() throws {
+        var text = "a,b,c\n"
+        var expected: [[String]] = []
+        for k in 0..<300 {
+            var fields: [String]
+            switch k % 9 {
+            case 2: fields = ["q\"\(k)", "", "x"]
+            case 4: fields = (0..<(100 + k)).map { "v\($0)" }
+            case 6: fields = [String(k), "y", ""]
+            default: fields = [String(k % 10), "", String(repeating: "z", count: k % 5)]
+            }
+            text += fields.joined(separator: ",") + (k % 4 == 1 ? "\r\n" : "\n")
+            if k % 13 == 0 { text += "\n" }
+            expected.append(fields)
+        }
+        // The first row that differs, not all 300 (some are hundreds of fields long).
+        func firstDifference(_ rows: [[String]]) -> Int? {
+            (0..<max(rows.count, expected.count)).first { $0 >= rows.count || $0 >= expected.count || rows[$0] != expected[$0] }
+        }
+        for step in [1, 9, 64, 200, Int.max] {
+            #expect(firstDifference(try records(text, step: step).rows) == nil, "step \(step)")
+        }
+        for chunk in [64, 100, 4096] {
+            #expect(firstDifference(try records(text, lentChunks: chunk).rows) == nil, "chunk \(chunk)")
+        }
+    }
+
     @Test func quotesDoubledQuotesDelimitersAndNewlinesInside() throws {
         let r = try records("h1,h2\n\"a,b\",\"say \"\"hi\"\"\"\n\"multi\nline\",x\nlast,\"\"\n")
         #expect(r.rows == [["a,b", "say \"hi\""], ["multi\nline", "x"], ["last", ""]])

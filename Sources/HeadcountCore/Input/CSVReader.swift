@@ -202,6 +202,7 @@ public final class CSVReader {
         // The first line is longer than the buffer: keep 1 KiB for the reject and discard the
         // rest, in the reader's own buffer (a lent region goes back to its source when read on).
         let keep = recordEnd - recordStart
+        carriedBlock = Int.min
         own.baseAddress!.copyMemory(from: buffer.baseAddress! + recordStart, byteCount: keep)
         buffer = own
         recordStart = 0
@@ -294,38 +295,74 @@ public final class CSVReader {
     }
 
     /// The fast path for an ordinary record, one without quotes that ends within the bytes in
-    /// hand: its delimiters and line feed come from 64-byte masks (`headcount_csv_structure`),
-    /// one or two for a typical row, instead of a search per field. nil: anything else (a
-    /// quote anywhere in the record, or fewer than 64 bytes left to look at), which `parse`
-    /// then handles from the start of the record; both give the same fields.
+    /// hand: its delimiters and line feed come from 64-byte masks (`headcount_csv_masks`), one
+    /// or two for a typical row, instead of a search per field. The bits left over after a
+    /// record's line feed are kept for the record after it, so each byte is looked at once
+    /// (a 93-byte row took two masks, 128 bytes, when each record started its own). nil:
+    /// anything else (a quote anywhere in the record, fewer than 64 bytes left to look at, or
+    /// more fields than are stored yet), which `parse` then handles from the start of the
+    /// record; both give the same fields.
     @inline(__always)
     private func parseOrdinary(from start: Int) -> ParseResult? {
         let base = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let delim = delimiter
-        var block = start
+        // Kept in locals: stored through `fields`, the properties would be reloaded per field.
+        let fields = self.fields
+        let limit = storedFieldLimit
+        let stored = min(limit, fieldCapacity)
+        var n = 0
         var fieldStart = start
-        fieldCount = 0
-        while block + 64 <= end {
-            var mask = headcount_csv_structure(base + block, delim)
+        var block: Int
+        var mask: UInt64
+        var special: UInt64 = 0
+        if UInt(bitPattern: start &- carriedBlock) < 64 {
+            block = carriedBlock
+            let from = ~UInt64(0) << UInt64(start - block)
+            mask = carriedMask & from
+            special = carriedSpecial & from
+        } else {
+            guard start + 64 <= end else { return nil }
+            block = start
+            mask = headcount_csv_masks(base + block, delim, &special)
+        }
+        while true {
             while mask != 0 {
                 let at = block + mask.trailingZeroBitCount
-                let c = base[at]
-                if c == delim {
-                    addField(fieldStart, at, escaped: false)
-                    fieldStart = at + 1
-                } else if c == 0x0A {
+                let lowest = mask & (0 &- mask)
+                if special & lowest != 0 {
+                    if base[at] != 0x0A { return nil }   // a quote
                     let fieldEnd = at > fieldStart && base[at - 1] == 0x0D ? at - 1 : at
-                    addField(fieldStart, fieldEnd, escaped: false)
+                    if n < stored {
+                        fields[n] = FieldRange(start: fieldStart, end: fieldEnd, hasEscapes: false)
+                    } else if stored < limit {
+                        return nil
+                    }
+                    fieldCount = n + 1
+                    mask &= mask &- 1
+                    (carriedBlock, carriedMask, carriedSpecial) = (block, mask, special & mask)
                     return .complete(next: at + 1, newlines: 0, malformed: nil)
-                } else {
-                    return nil   // a quote
                 }
+                if n < stored {
+                    fields[n] = FieldRange(start: fieldStart, end: at, hasEscapes: false)
+                } else if stored < limit {
+                    return nil
+                }
+                n += 1
+                fieldStart = at + 1
                 mask &= mask &- 1
             }
             block += 64
+            guard block + 64 <= end else { return nil }
+            mask = headcount_csv_masks(base + block, delim, &special)
         }
-        return nil
     }
+
+    /// The 64 bytes at `carriedBlock` whose structure bits past the last record `parseOrdinary`
+    /// read are `carriedMask` (and `carriedSpecial`); `Int.min` when there are none. Valid
+    /// while the buffer holds the same bytes at the same place: every refill drops them.
+    private var carriedBlock = Int.min
+    private var carriedMask: UInt64 = 0
+    private var carriedSpecial: UInt64 = 0
 
     /// Splits one record starting at `start`; pure with respect to the buffer.
     private func parse(from start: Int) -> ParseResult {
@@ -436,6 +473,7 @@ public final class CSVReader {
 
     /// Moves the bytes from `keep` to the front and reads more after them.
     private func refill(keepingFrom keep: Int) throws {
+        carriedBlock = Int.min
         if let lender, end - keep <= lender.headroom {
             let carry = UnsafeRawBufferPointer(start: buffer.baseAddress! + keep, count: end - keep)
             guard let region = try lender.lend(carrying: carry) else {
