@@ -224,6 +224,9 @@ public final class ReportJob {
     /// leading zeros of a shorter word ("\0t" is not "t", and "\0" is not empty).
     @inline(__always)
     static func parseBool(_ field: UnsafeRawBufferPointer) -> Bool? {
+        // The dumps' own spellings first, as whole words: one load and one compare.
+        if field.count == 5 && field.loadUnaligned(as: UInt32.self) == 0x736c_6166 && field[4] == 0x65 { return false }
+        if field.count == 4 && field.loadUnaligned(as: UInt32.self) == 0x6575_7274 { return true }
         var s = 0, e = field.count
         while s < e && (field[s] == 0x20 || field[s] == 0x09) { s += 1 }
         while e > s && (field[e - 1] == 0x20 || field[e - 1] == 0x09) { e -= 1 }
