@@ -7,8 +7,8 @@ import Foundation
 ///
 /// A contact is identified by a 128-bit key of (team, normalised email); its
 /// top 8 bits choose one of 256 partitions, its low bits the slot. One slot
-/// (32 bytes) holds the key, the team, the first audience and the record
-/// flags; further audiences of the same contact (28% of contacts) go to a
+/// (32 bytes) holds the key, the team, the first two audiences and the record
+/// flags; further audiences of the same contact (14% of contacts on M) go to a
 /// per-partition pool of 8-byte list nodes. Everything `teams.csv` and
 /// `audiences.csv` need follows from one pass over the slots, and every
 /// statistic of a contact lives in one partition.
@@ -19,7 +19,7 @@ import Foundation
 /// table would cost a cache and TLB miss per row.
 ///
 /// Memory: about 43 bytes per distinct contact at the maximum load plus 8 per
-/// extra audience membership, plus the staging buffers. `memoryLimit` covers
+/// audience membership beyond a contact's second, plus the staging buffers. `memoryLimit` covers
 /// all of it, a growing table's old and new slots while it moves, and what the
 /// run's other tables hold (`noteMemoryElsewhere`). When a table would grow
 /// past it, the counter stops growing them: from then on full staging buffers
@@ -37,14 +37,35 @@ public final class PartitionedCounter: ContactCounter {
     /// smaller under a small memory limit.
     public static let maxStagingRecords = 4096
 
+    /// A contact in a table, or one record on its way there (staged, or in a spill file: its
+    /// one audience is `firstAudience`).
     struct Slot {
         var low: UInt64
         var high: UInt64
         var team: UInt32
         var firstAudience: UInt32
-        /// Index + 1 of the first extra-audience node in the pool; 0 = none.
-        var more: UInt32
-        var flags: UInt32
+        /// The second audience, or `noAudience`. Kept in the slot, the second audience costs no
+        /// pool node: on M, walking the nodes was a third of applying the staged records (each
+        /// node a cache miss), and half of the nodes were second audiences.
+        var secondAudience: UInt32
+        /// The record flags in the top two bits; below, index + 1 of the pool node of the third
+        /// audience (0 = none).
+        var tail: UInt32
+
+        static let flagShift: UInt32 = 30
+        static let moreMask: UInt32 = (1 << flagShift) - 1
+
+        /// A record of `audience` (or `noAudience`) with `flags` (`RecordFlags`, two bits).
+        @inline(__always)
+        init(low: UInt64, high: UInt64, team: UInt32, audience: UInt32, flags: UInt32) {
+            assert(flags <= 3, "record flags beyond the two bits a slot keeps")
+            (self.low, self.high, self.team) = (low, high, team)
+            (firstAudience, secondAudience, tail) = (audience, noAudience, flags << Self.flagShift)
+        }
+
+        var flags: UInt32 { tail >> Self.flagShift }
+        /// Index + 1 of the first pool node; 0 = none.
+        var more: UInt32 { tail & Self.moreMask }
     }
 
     /// The open-addressing table of one partition (or of a partition being merged).
@@ -88,12 +109,12 @@ public final class PartitionedCounter: ContactCounter {
             while true {
                 let s = slots + i
                 if s.pointee.low == low && s.pointee.high == high {
-                    s.pointee.flags |= flags
+                    s.pointee.tail |= flags << Slot.flagShift
                     if audience != noAudience { addAudience(audience, to: s) }
                     return
                 }
                 if s.pointee.low == 0 && s.pointee.high == 0 {
-                    s.pointee = Slot(low: low, high: high, team: team, firstAudience: audience, more: 0, flags: flags)
+                    s.pointee = Slot(low: low, high: high, team: team, audience: audience, flags: flags)
                     count += 1
                     return
                 }
@@ -109,6 +130,11 @@ public final class PartitionedCounter: ContactCounter {
                 s.pointee.firstAudience = audience
                 return
             }
+            if s.pointee.secondAudience == audience { return }
+            if s.pointee.secondAudience == noAudience {
+                s.pointee.secondAudience = audience
+                return
+            }
             var node = s.pointee.more
             while node != 0 {
                 let n = pool[Int(node) - 1]
@@ -116,7 +142,9 @@ public final class PartitionedCounter: ContactCounter {
                 node = n.next
             }
             pool.append((audience, s.pointee.more))
-            s.pointee.more = UInt32(pool.count)
+            // A partition's pool would hold 8 GiB before its node numbers ran out.
+            precondition(pool.count <= Slot.moreMask, "more audience memberships in one partition than a slot can number")
+            s.pointee.tail = s.pointee.tail & ~Slot.moreMask | UInt32(pool.count)
         }
 
         func grow(to newCapacity: Int) {
@@ -144,6 +172,7 @@ public final class PartitionedCounter: ContactCounter {
                 if s.low == 0 && s.high == 0 { continue }
                 audiences.removeAll(keepingCapacity: true)
                 if s.firstAudience != noAudience { audiences.append(s.firstAudience) }
+                if s.secondAudience != noAudience { audiences.append(s.secondAudience) }
                 var node = s.more
                 while node != 0 {
                     let n = pool[Int(node) - 1]
@@ -269,7 +298,7 @@ public final class PartitionedCounter: ContactCounter {
     public func insert(_ key: Key128, team: UInt32, audience: UInt32, flags: RecordFlags) {
         let i = Int(truncatingIfNeeded: key.high >> UInt64(64 - Self.partitionBits))
         let at = cursors[i]
-        at.pointee = Slot(low: key.low, high: key.high, team: team, firstAudience: audience, more: 0, flags: flags.rawValue)
+        at.pointee = Slot(low: key.low, high: key.high, team: team, audience: audience, flags: flags.rawValue)
         cursors[i] = at + 1
         if at + 1 == limits[i] { stagingIsFull(partitions[i]) }
     }
@@ -530,7 +559,7 @@ public final class PartitionedCounter: ContactCounter {
                     }
                     let s = slots[j]
                     if s.low == 0 && s.high == 0 { continue }
-                    var k = s.firstAudience == noAudience ? 0 : 1
+                    var k = (s.firstAudience == noAudience ? 0 : 1) + (s.secondAudience == noAudience ? 0 : 1)
                     var node = s.more
                     while node != 0 {
                         k += 1
@@ -551,6 +580,10 @@ public final class PartitionedCounter: ContactCounter {
                     if k == 0 { continue }
                     let column = k >= 2 ? 1 : 2
                     var a = perAudience + Int(s.firstAudience) * 3
+                    a[0] += 1
+                    a[column] += 1
+                    if k == 1 { continue }
+                    a = perAudience + Int(s.secondAudience) * 3
                     a[0] += 1
                     a[column] += 1
                     node = s.more
