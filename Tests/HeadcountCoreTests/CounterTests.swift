@@ -371,6 +371,19 @@ struct SplitMix {
         #expect(Array("id7".utf8).withUnsafeBytes { interner.lookup($0, owner: 1) } == indices[7])
     }
 
+    /// The reports' order (SPEC §5: byte order): entries compared in place sort as their bytes do,
+    /// a prefix first, bytes above 0x7F after ASCII, NUL before everything.
+    @Test func internedIdsSortInByteOrder() {
+        let interner = ByteInterner(seed: 3)
+        let ids: [[UInt8]] = [Array("9".utf8), Array("10".utf8), Array("1".utf8), [], Array("B".utf8), Array("a".utf8),
+                              Array("ab".utf8), [0x61, 0x00], Array("é".utf8), Array("aaaaaaaaaaaaaaaaaaaab".utf8),
+                              Array("aaaaaaaaaaaaaaaaaaaa".utf8)]
+        let indices = ids.map { id in id.withUnsafeBytes { interner.intern($0) } }
+        let sorted = indices.sorted { interner.precedes($0, $1) }.map { interner.bytes(of: $0) }
+        #expect(sorted == ids.sorted { $0.lexicographicallyPrecedes($1) })
+        #expect(sorted.first == [] && sorted.last == Array("é".utf8))
+    }
+
     @Test func percentagesRoundHalfUpInFixedPoint() {
         #expect(Decimal2.percent(1, of: 3) == "33.33")
         #expect(Decimal2.percent(2, of: 3) == "66.67")

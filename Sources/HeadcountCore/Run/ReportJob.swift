@@ -501,7 +501,7 @@ public final class ReportJob {
         let audienceTeam = (0..<audiences.count).map { audiences.owner(of: $0) }
         let teamIDs = (0..<teams.count).map { teams.bytes(of: $0) }
         let audienceIDs = (0..<audiences.count).map { audiences.bytes(of: $0) }
-        let order = (0..<teams.count).sorted { teamIDs[$0].lexicographicallyPrecedes(teamIDs[$1]) }
+        let order = (0..<teams.count).sorted { [teams] in teams.precedes($0, $1) }
         var rank = [Int](repeating: 0, count: teams.count)
         for (i, t) in order.enumerated() { rank[t] = i }
         let billing = self.billing
@@ -516,7 +516,7 @@ public final class ReportJob {
         let audienceOrder = (0..<audiences.count).filter { r.audienceContacts[$0] > 0 }.sorted { a, b in
             let ta = rank[Int(audienceTeam[a])], tb = rank[Int(audienceTeam[b])]
             if ta != tb { return ta < tb }
-            return audienceIDs[a].lexicographicallyPrecedes(audienceIDs[b])
+            return self.audiences.precedes(a, b)
         }
         let audienceRows = audienceOrder.map { a in
             AudienceRow(teamID: teamIDs[Int(audienceTeam[a])], audienceID: audienceIDs[a],
