@@ -371,6 +371,24 @@ struct SplitMix {
         #expect(Array("id7".utf8).withUnsafeBytes { interner.lookup($0, owner: 1) } == indices[7])
     }
 
+    /// Every length through the word copies (4...16 bytes) and `memmove` (the rest), across the
+    /// arena's growth from a small capacity: each piece reads back as it went in.
+    @Test func arenaKeepsEveryLengthIntact() {
+        var arena = ByteArena(capacity: 32)
+        defer { arena.deallocate() }
+        var pieces: [(offset: Int, bytes: [UInt8])] = []
+        for round in 0..<3 {
+            for n in 0...40 {
+                let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ n &+ round) }
+                pieces.append((bytes.withUnsafeBytes { arena.append($0) }, bytes))
+            }
+        }
+        for p in pieces {
+            #expect(Array(UnsafeRawBufferPointer(start: arena.base + p.offset, count: p.bytes.count)) == p.bytes)
+        }
+        #expect(arena.used == pieces.reduce(0) { $0 + $1.bytes.count })
+    }
+
     /// The reports' order (SPEC §5: byte order): entries compared in place sort as their bytes do,
     /// a prefix first, bytes above 0x7F after ASCII, NUL before everything.
     @Test func internedIdsSortInByteOrder() {
