@@ -346,21 +346,33 @@ public final class ReportJob {
         var counted = 0
         stats.rowsRead += batch.count
         defer { stats.rowsCounted += counted }
-        for i in 0..<min(Self.prefetchAhead, batch.count) { prefetchSlots(batch.rows[i]) }
-        for i in 0..<batch.count {
-            if i + Self.prefetchAhead < batch.count { prefetchSlots(batch.rows[i + Self.prefetchAhead]) }
-            let row = batch.rows[i]
+        let rows = batch.rows, count = batch.count
+        let teamOf = teamScratch
+        // Two passes: the teams of the whole batch, then the audiences and the counting. Each
+        // pass's loop is short, so more of its table misses are in flight at once (M: the
+        // counting thread 1.42-1.49 s -> 1.29-1.37 s of CPU, perf, alternating).
+        for i in 0..<min(Self.prefetchAhead, count) { teams.prefetch(rows[i].teamHash) }
+        for i in 0..<count {
+            if i + Self.prefetchAhead < count { teams.prefetch(rows[i + Self.prefetchAhead].teamHash) }
             var team = -1
-            if row.hasTeam {
-                if let fixedTeam, row.teamLength == ScannedRow.fixedTeam {
+            if rows[i].hasTeam {
+                if let fixedTeam, rows[i].teamLength == ScannedRow.fixedTeam {
                     team = fixedTeam
                 } else {
-                    let bytes = batch.bytes(row.teamOffset, row.teamLength)
-                    team = teams.lookup(bytes, hash: row.teamHash) ?? internNewTeam(bytes, hash: row.teamHash)
+                    let hash = rows[i].teamHash
+                    let bytes = batch.bytes(rows[i].teamOffset, rows[i].teamLength)
+                    team = teams.lookup(bytes, hash: hash) ?? internNewTeam(bytes, hash: hash)
                 }
                 teamContactRows[team] += 1
-                if keepTeamIndex { batch.rows[i].teamIndex = UInt32(team) }
+                if keepTeamIndex { rows[i].teamIndex = UInt32(team) }
             }
+            teamOf[i] = Int32(team)
+        }
+        for i in 0..<min(Self.prefetchAhead, count) { audiences.prefetch(rows[i].audienceHash) }
+        for i in 0..<count {
+            if i + Self.prefetchAhead < count { audiences.prefetch(rows[i + Self.prefetchAhead].audienceHash) }
+            let row = rows[i]
+            let team = Int(teamOf[i])
             switch row.outcome {
             case .rejected:
                 if team >= 0 { teamRejectedRows[team] += 1 }
@@ -382,14 +394,13 @@ public final class ReportJob {
         }
     }
 
-    /// Prefetches the id-table slots a row will use `prefetchAhead` rows before it is counted:
-    /// the tables outgrow L2, and this keeps several misses in flight at once instead of one at
-    /// a time.
-    @inline(__always)
-    private func prefetchSlots(_ row: ScannedRow) {
-        teams.prefetch(row.teamHash)
-        audiences.prefetch(row.audienceHash)
-    }
+    /// Each row's team index (-1: none) between the two passes of `countContacts`.
+    private let teamScratch = UnsafeMutablePointer<Int32>.allocate(capacity: RowBatch.capacity)
+
+    deinit { teamScratch.deallocate() }
+
+    /// How many rows ahead the id-table slots a row will use are asked for: the tables outgrow
+    /// L2, and this keeps several misses in flight at once instead of one at a time.
     static let prefetchAhead = 16
 
     /// Adds a team id the scanner already checked.
