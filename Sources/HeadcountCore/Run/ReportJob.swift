@@ -348,9 +348,10 @@ public final class ReportJob {
         defer { stats.rowsCounted += counted }
         let rows = batch.rows, count = batch.count
         let teamOf = teamScratch
-        // Two passes: the teams of the whole batch, then the audiences and the counting. Each
-        // pass's loop is short, so more of its table misses are in flight at once (M: the
-        // counting thread 1.42-1.49 s -> 1.29-1.37 s of CPU, perf, alternating).
+        // Three passes over the batch: its teams, its audiences, then the counting. Each pass's
+        // loop is short, so more of its table misses are in flight at once (M: the counting
+        // thread 1.42-1.49 s of CPU in one pass, 1.29-1.37 s in two, and a further 0.07 s less
+        // in three; perf, alternating).
         for i in 0..<min(Self.prefetchAhead, count) { teams.prefetch(rows[i].teamHash) }
         for i in 0..<count {
             if i + Self.prefetchAhead < count { teams.prefetch(rows[i + Self.prefetchAhead].teamHash) }
@@ -368,9 +369,20 @@ public final class ReportJob {
             }
             teamOf[i] = Int32(team)
         }
+        let audienceOf = audienceScratch
         for i in 0..<min(Self.prefetchAhead, count) { audiences.prefetch(rows[i].audienceHash) }
         for i in 0..<count {
             if i + Self.prefetchAhead < count { audiences.prefetch(rows[i + Self.prefetchAhead].audienceHash) }
+            var audience = noAudience
+            if rows[i].outcome == .counted && rows[i].audienceLength != ScannedRow.none {
+                let team = UInt32(truncatingIfNeeded: teamOf[i]), hash = rows[i].audienceHash
+                let bytes = batch.bytes(rows[i].audienceOffset, rows[i].audienceLength)
+                audience = UInt32(audiences.lookup(bytes, owner: team, hash: hash)
+                                  ?? audiences.intern(bytes, owner: team, hash: hash))
+            }
+            audienceOf[i] = audience
+        }
+        for i in 0..<count {
             let row = rows[i]
             let team = Int(teamOf[i])
             switch row.outcome {
@@ -382,13 +394,7 @@ public final class ReportJob {
             case .filtered:
                 stats.rowsFiltered += 1
             case .counted:
-                var audience = noAudience
-                if row.audienceLength != ScannedRow.none {
-                    let bytes = batch.bytes(row.audienceOffset, row.audienceLength)
-                    audience = UInt32(audiences.lookup(bytes, owner: UInt32(team), hash: row.audienceHash)
-                                      ?? audiences.intern(bytes, owner: UInt32(team), hash: row.audienceHash))
-                }
-                counter.insert(row.key, team: UInt32(team), audience: audience, flags: RecordFlags(rawValue: row.flags))
+                counter.insert(row.key, team: UInt32(team), audience: audienceOf[i], flags: RecordFlags(rawValue: row.flags))
                 counted += 1
             }
         }
@@ -397,7 +403,13 @@ public final class ReportJob {
     /// Each row's team index (-1: none) between the two passes of `countContacts`.
     private let teamScratch = UnsafeMutablePointer<Int32>.allocate(capacity: RowBatch.capacity)
 
-    deinit { teamScratch.deallocate() }
+    /// Each counted row's audience index between the second and third pass.
+    private let audienceScratch = UnsafeMutablePointer<UInt32>.allocate(capacity: RowBatch.capacity)
+
+    deinit {
+        teamScratch.deallocate()
+        audienceScratch.deallocate()
+    }
 
     /// How many rows ahead the id-table slots a row will use are asked for: the tables outgrow
     /// L2, and this keeps several misses in flight at once instead of one at a time.
