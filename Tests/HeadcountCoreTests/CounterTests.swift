@@ -397,9 +397,18 @@ struct SplitMix {
                               Array("ab".utf8), [0x61, 0x00], Array("é".utf8), Array("aaaaaaaaaaaaaaaaaaaab".utf8),
                               Array("aaaaaaaaaaaaaaaaaaaa".utf8)]
         let indices = ids.map { id in id.withUnsafeBytes { interner.intern($0) } }
+        let expected = ids.sorted { $0.lexicographicallyPrecedes($1) }
         let sorted = indices.sorted { interner.precedes($0, $1) }.map { interner.bytes(of: $0) }
-        #expect(sorted == ids.sorted { $0.lexicographicallyPrecedes($1) })
+        #expect(sorted == expected)
         #expect(sorted.first == [] && sorted.last == Array("é".utf8))
+        // The reports sort by the eight-byte prefix first: the same order, NULs and all.
+        let more: [[UInt8]] = [Array("aaaaaaaa".utf8) + [0], Array("aaaaaaab".utf8), [0x61, 0, 0x62], [0x61, 0]]
+        let all = indices + more.map { id in id.withUnsafeBytes { interner.intern($0) } }
+        let byPrefix = all.sorted {
+            let (a, b) = (interner.sortPrefix(of: $0), interner.sortPrefix(of: $1))
+            return a != b ? a < b : interner.precedes($0, $1)
+        }
+        #expect(byPrefix.map { interner.bytes(of: $0) } == (ids + more).sorted { $0.lexicographicallyPrecedes($1) })
     }
 
     @Test func percentagesRoundHalfUpInFixedPoint() {

@@ -81,6 +81,13 @@ public final class ByteInterner {
         return c != 0 ? c < 0 : na < nb
     }
 
+    /// Entry `index`'s first eight bytes as a big-endian number, zero-padded: where two entries'
+    /// prefixes differ, they order as their bytes do (equal prefixes need `precedes`).
+    public func sortPrefix(of index: Int) -> UInt64 {
+        let start = offsets[index], n = min(8, offsets[index + 1] - start)
+        return n == 0 ? 0 : ByteHash.readPadded(arena.base + start, 0, n).byteSwapped
+    }
+
     /// A cheap seeded 64-bit hash of a short id (ids are a few to a few dozen bytes).
     @inline(__always)
     static func hash(_ key: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {

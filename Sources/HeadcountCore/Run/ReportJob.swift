@@ -536,11 +536,17 @@ public final class ReportJob {
             if !billing.isEmpty { row.extra = billing.columns(for: row) }
             return row
         }
-        let audienceOrder = (0..<audiences.count).filter { r.audienceContacts[$0] > 0 }.sorted { a, b in
-            let ta = rank[Int(audienceTeam[a])], tb = rank[Int(audienceTeam[b])]
-            if ta != tb { return ta < tb }
-            return self.audiences.precedes(a, b)
+        // Sorted by (team rank, first eight bytes) as plain numbers, the bytes compared only where
+        // those are equal: 127,000 audiences took 40 ms on the one thread of this step.
+        var keys = (0..<audiences.count).filter { r.audienceContacts[$0] > 0 }.map {
+            (rank: rank[Int(audienceTeam[$0])], prefix: audiences.sortPrefix(of: $0), index: $0)
         }
+        keys.sort { a, b in
+            if a.rank != b.rank { return a.rank < b.rank }
+            if a.prefix != b.prefix { return a.prefix < b.prefix }
+            return self.audiences.precedes(a.index, b.index)
+        }
+        let audienceOrder = keys.map(\.index)
         let audienceRows = audienceOrder.map { a in
             AudienceRow(teamID: teamIDs[Int(audienceTeam[a])], audienceID: audienceIDs[a],
                         contacts: r.audienceContacts[a], sharedContacts: r.audienceShared[a],
