@@ -49,4 +49,48 @@ static inline uint64_t headcount_csv_masks(const uint8_t *p, uint8_t delimiter, 
 #endif
 }
 
+/* The ASCII path of the email key for an address of 16 bytes or more: copies the n bytes
+   at src to out with A-Z lowercased, 16 at a time (the last 16 overlap the ones before
+   them, which the same bytes make harmless), and reports in *last_at the index of the
+   last '@' (-1 if none). Returns bit 0 when a byte is not ASCII (the caller then takes
+   the Unicode path and ignores the rest), bit 1 when a byte is a control character, a
+   space or DEL. Reads and writes nothing outside the n bytes. */
+static inline uint32_t headcount_email_ascii16(const uint8_t *src, long n, uint8_t *out, long *last_at) {
+    long last = -1;
+#if defined(__SSE2__)
+    const __m128i at = _mm_set1_epi8('@'), del = _mm_set1_epi8(0x7F), space = _mm_set1_epi8(0x21);
+    const __m128i beforeA = _mm_set1_epi8('A' - 1), afterZ = _mm_set1_epi8('Z' + 1), bit = _mm_set1_epi8(0x20);
+    __m128i bad = _mm_setzero_si128();
+    uint32_t high = 0;
+    long i = 0;
+    for (;;) {
+        if (i > n - 16) i = n - 16;
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + i));
+        high |= (uint32_t)_mm_movemask_epi8(v);
+        /* Signed compares: a byte of 0x80 or more counts as below 0x21 too, but is reported
+           as not ASCII first. */
+        bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)));
+        uint32_t ats = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(v, at));
+        if (ats) last = i + 31 - __builtin_clz(ats);
+        __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, beforeA), _mm_cmplt_epi8(v, afterZ));
+        _mm_storeu_si128((__m128i *)(void *)(out + i), _mm_or_si128(v, _mm_and_si128(upper, bit)));
+        if (i + 16 >= n) break;
+        i += 16;
+    }
+    *last_at = last;
+    return (high ? 1u : 0u) | (_mm_movemask_epi8(bad) ? 2u : 0u);
+#else
+    uint32_t flags = 0;
+    for (long i = 0; i < n; i++) {
+        uint8_t c = src[i];
+        if (c >= 0x80) flags |= 1;
+        if (c < 0x21 || c == 0x7F) flags |= 2;
+        if (c == '@') last = i;
+        out[i] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c;
+    }
+    *last_at = last;
+    return flags;
+#endif
+}
+
 #endif

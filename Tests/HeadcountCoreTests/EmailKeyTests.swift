@@ -49,6 +49,22 @@ import Testing
         #expect(checked > 10_000)
     }
 
+    /// A non-ASCII letter at every position of every length (the 16-byte blocks, their overlap
+    /// at the end, the 8-byte words) sends the address to the Unicode path whole.
+    @Test func aNonASCIIByteAnywhereGivesTheUnicodeKey() {
+        for length in 4...40 {
+            for position in 0..<(length - 1) where position != length / 2 && position + 1 != length / 2 {
+                var bytes: [UInt8] = (0..<length).map { UInt8(0x41 + ($0 * 5) % 26) }
+                bytes[length / 2] = 0x40
+                bytes[position] = 0xC3   // "É"
+                bytes[position + 1] = 0x89
+                let text = String(decoding: bytes, as: UTF8.self)
+                let valid = bytes.first != 0x40 && bytes.last != 0x40
+                #expect(key(bytes) == (valid ? text.lowercased() : "!invalid_email"), "\(text)")
+            }
+        }
+    }
+
     @Test func trimsASCIIAndUnicodeWhitespace() {
         #expect(key("  alice@example.com\t") == "alice@example.com")
         #expect(key("\r\nalice@example.com\r\n") == "alice@example.com")

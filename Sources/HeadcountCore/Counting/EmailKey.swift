@@ -1,3 +1,5 @@
+import CIntrinsics
+
 /// Why a row was rejected; the names are the SPEC's and appear in `rejects.csv` and `summary.json`.
 public enum RejectReason: String, CaseIterable, Sendable, Comparable {
     case invalidEmail = "invalid_email"
@@ -65,7 +67,15 @@ public final class EmailNormalizer {
         var lastAt = -1
         var nonASCII = false
         var bad = false
-        if n <= Self.maxBytes {
+        if n >= 16 && n <= Self.maxBytes {
+            // Sixteen bytes at a time (most addresses).
+            var at = -1
+            let flags = headcount_email_ascii16((p + start).assumingMemoryBound(to: UInt8.self), n,
+                                                out.assumingMemoryBound(to: UInt8.self), &at)
+            nonASCII = flags & 1 != 0
+            bad = flags & 2 != 0
+            lastAt = at
+        } else if n <= Self.maxBytes {
             // Eight bytes at a time (SWAR). Every byte is below 0x80 once the first test passes,
             // so the per-byte additions below never carry into the next byte.
             let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
