@@ -154,16 +154,19 @@ final class ContactScanner {
 
     /// Batches in flight per file: 32 (65,536 rows, about 9 MB) absorb a scheduler time slice
     /// when three threads share two cores; with 4, the stage that kept running soon found
-    /// the next one's queue full or empty and a core sat idle (M: 7% slower).
+    /// the next one's queue full or empty and a core sat idle (M: 7% slower). A file read
+    /// alone gets twice as many (`OpenedInput.readsAlone`).
     static let depth = 32
 
     private let condition = NSCondition()
-    private var empty: [RowBatch] = (0..<ContactScanner.depth).map { _ in RowBatch() }
+    private var empty: [RowBatch]
     private var cancelled = false
 
     /// Starts scanning `input`; its batches and its end go to `deliver` under `lane`.
     /// - Throws: `.environment` when the system will not start the scanning thread.
-    init(input: OpenedInput, columns: Columns, lane: Int, deliver: @escaping (ScanItem) -> Void) throws {
+    init(input: OpenedInput, columns: Columns, lane: Int, depth: Int = ContactScanner.depth,
+         deliver: @escaping (ScanItem) -> Void) throws {
+        empty = (0..<depth).map { _ in RowBatch() }
         try OpenedInput.located(input.path) {
             try Workers.start("scanning") { [self] in self.scan(input, columns, lane, deliver) }
         }
