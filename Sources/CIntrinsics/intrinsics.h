@@ -1,8 +1,9 @@
 #ifndef HEADCOUNT_INTRINSICS_H
 #define HEADCOUNT_INTRINSICS_H
 
-/* Two CPU instructions Swift cannot spell, as static inline functions that the
-   compiler inlines into the Swift loops that call them. */
+/* CPU instructions Swift cannot spell (the prefetch hint, SSE2 byte compares), as static
+   inline functions that the compiler inlines into the Swift loops that call them. SwiftPM
+   does not track this header: after changing it, touch a Swift file that uses it. */
 
 #include <stdint.h>
 #if defined(__SSE2__)
