@@ -402,7 +402,7 @@ public final class ReportJob {
         }
     }
 
-    /// Each row's team index (-1: none) between the two passes of `countContacts`.
+    /// Each row's team index (-1: none), from the first pass of `countContacts` for the others.
     private let teamScratch = UnsafeMutablePointer<Int32>.allocate(capacity: RowBatch.capacity)
 
     /// Each counted row's audience index between the second and third pass.
@@ -668,8 +668,9 @@ private final class Recording: @unchecked Sendable {
 ///
 /// Every input is opened before any is read, so that a missing file or column stops the run
 /// at once; but only the files being read (`--threads` at a time) hold a decompressing thread
-/// and its buffers (about 17 MB; twice that for a file read alone, `readsAlone`). A regular file is closed again once its header is known and
-/// reopened when its turn comes (`startReading`), its header read again and compared; before,
+/// and its buffers (about 17 MB; twice that for a file read alone, `readsAlone`). A regular
+/// file is closed again once its header is known and reopened when its turn comes
+/// (`startReading`), its header read again and compared; before,
 /// every file held its thread and buffers from the start, and 40 inputs took 740 MB. A pipe,
 /// which cannot be read twice, keeps reading from the start.
 final class OpenedInput {
@@ -713,11 +714,10 @@ final class OpenedInput {
     /// alternating runs each). Several files read at once keep the single depths, so that
     /// their buffers do not double too.
     let readsAlone: Bool
-    var chunksAhead: Int { Self.chunks(alone: readsAlone) }
-    var batchesAhead: Int { readsAlone ? 2 * ContactScanner.depth : ContactScanner.depth }
-    private static func chunks(alone: Bool) -> Int {
-        alone ? 2 * PrefetchingReader.defaultDepth : PrefetchingReader.defaultDepth
-    }
+    /// The inflated chunks and the scanned batches this file's threads keep in flight.
+    var chunksAhead: Int { Self.ahead(PrefetchingReader.defaultDepth, alone: readsAlone) }
+    var batchesAhead: Int { Self.ahead(ContactScanner.depth, alone: readsAlone) }
+    private static func ahead(_ depth: Int, alone: Bool) -> Int { alone ? 2 * depth : depth }
 
     /// The CSV reader of a file being read (after `startReading`).
     var reader: CSVReader { reading!.reader }
@@ -734,7 +734,8 @@ final class OpenedInput {
         size = file.size
         let header: [[UInt8]]?
         if file.size == nil {
-            let reading = try Reading(file, config, delimiter: config.delimiter, chunks: Self.chunks(alone: readsAlone))
+            let reading = try Reading(file, config, delimiter: config.delimiter,
+                                      chunks: Self.ahead(PrefetchingReader.defaultDepth, alone: readsAlone))
             self.reading = reading
             stats.format = reading.stream.format
             header = try Self.located(path) { try reading.reader.readHeader() }
