@@ -405,7 +405,8 @@ public final class ReportJob {
     /// Each row's team index (-1: none), from the first pass of `countContacts` for the others.
     private let teamScratch = UnsafeMutablePointer<Int32>.allocate(capacity: RowBatch.capacity)
 
-    /// Each counted row's audience index between the second and third pass.
+    /// Each counted row's audience index, from the audience pass of `countContacts` (and of
+    /// `countMemberships`) for the counting pass.
     private let audienceScratch = UnsafeMutablePointer<UInt32>.allocate(capacity: RowBatch.capacity)
 
     deinit {
@@ -439,27 +440,34 @@ public final class ReportJob {
     private func countMemberships(_ batch: RowBatch, _ input: OpenedInput, lane: Int, rejects: RejectLog) throws {
         let stats = input.stats
         let path = input.path
-        let joined = batch.joined
-        stats.rowsRead += batch.count
-        for i in 0..<min(Self.prefetchAhead, batch.count) { audiences.prefetch(joined[i].audienceHash) }
-        for i in 0..<batch.count {
-            if i + Self.prefetchAhead < batch.count { audiences.prefetch(joined[i + Self.prefetchAhead].audienceHash) }
+        let joined = batch.joined, rows = batch.rows, count = batch.count
+        stats.rowsRead += count
+        var counted = 0
+        defer { stats.rowsCounted += counted }
+        // Two passes, as in `countContacts`: the audiences of the batch, then the counting.
+        let audienceOf = audienceScratch
+        for i in 0..<min(Self.prefetchAhead, count) { audiences.prefetch(joined[i].audienceHash) }
+        for i in 0..<count {
+            if i + Self.prefetchAhead < count { audiences.prefetch(joined[i + Self.prefetchAhead].audienceHash) }
+            guard !joined[i].deferred && !joined[i].filtered && joined[i].outcome == nil else { continue }
+            let team = joined[i].team, hash = joined[i].audienceHash
+            let bytes = batch.bytes(rows[i].audienceOffset, rows[i].audienceLength)
+            audienceOf[i] = UInt32(audiences.lookup(bytes, owner: team, hash: hash)
+                                   ?? audiences.intern(bytes, owner: team, hash: hash))
+        }
+        for i in 0..<count {
             let j = joined[i]
             if j.deferred { continue }
             if j.filtered {
                 stats.rowsFiltered += 1
             } else if let reason = j.outcome {
-                let row = batch.rows[i]
+                let row = rows[i]
                 stats.rejected[reason, default: 0] += 1
                 try rejects.add(lane: lane, file: path, line: row.line, reason: reason,
                                 raw: batch.bytes(row.rawOffset, row.rawLength), hasTeam: true)
             } else {
-                let row = batch.rows[i]
-                let bytes = batch.bytes(row.audienceOffset, row.audienceLength)
-                let audience = audiences.lookup(bytes, owner: j.team, hash: j.audienceHash)
-                    ?? audiences.intern(bytes, owner: j.team, hash: j.audienceHash)
-                counter.insert(j.contact, team: j.team, audience: UInt32(audience), flags: [])
-                stats.rowsCounted += 1
+                counter.insert(j.contact, team: j.team, audience: audienceOf[i], flags: [])
+                counted += 1
             }
         }
     }
