@@ -19,13 +19,14 @@ import Foundation
 /// table would cost a cache and TLB miss per row.
 ///
 /// Memory: about 43 bytes per distinct contact at the maximum load plus 8 per
-/// audience membership beyond a contact's second, plus the staging buffers. `memoryLimit` covers
-/// all of it, a growing table's old and new slots while it moves, and what the
-/// run's other tables hold (`noteMemoryElsewhere`). When a table would grow
-/// past it, the counter stops growing them: from then on full staging buffers
-/// are appended to one temporary file per partition, and `finish` merges each
-/// partition's table and file one partition at a time, freeing each table as
-/// it goes. The result is exact either way; only the time changes.
+/// audience membership beyond a contact's second, plus the staging buffers.
+/// `memoryLimit` covers all of it, a growing table's old and new slots while it
+/// moves, and what the run's other tables hold (`noteMemoryElsewhere`). When a
+/// table would grow past it, the counter stops growing them: from then on full
+/// staging buffers are appended to one temporary file per partition, and
+/// `finish` merges each partition's table and file one partition at a time,
+/// freeing each table as it goes. The result is exact either way; only the
+/// time changes.
 public final class PartitionedCounter: ContactCounter {
     /// Partitions: a power of two; 256 keeps a partition's table near cache size for
     /// medium dumps and a spilled partition small enough to merge in memory.

@@ -315,6 +315,16 @@ public final class CSVReader {
         var block: Int
         var mask: UInt64
         var special: UInt64 = 0
+        /// Stores field `n` (or only counts it past the stored ones); false when the fields
+        /// array must grow first, which `parse` does.
+        @inline(__always) func keep(_ fieldEnd: Int) -> Bool {
+            if n < stored {
+                fields[n] = FieldRange(start: fieldStart, end: fieldEnd, hasEscapes: false)
+            } else if stored < limit {
+                return false
+            }
+            return true
+        }
         if UInt(bitPattern: start &- carriedBlock) < 64 {
             block = carriedBlock
             let from = ~UInt64(0) << UInt64(start - block)
@@ -331,22 +341,13 @@ public final class CSVReader {
                 let lowest = mask & (0 &- mask)
                 if special & lowest != 0 {
                     if base[at] != 0x0A { return nil }   // a quote
-                    let fieldEnd = at > fieldStart && base[at - 1] == 0x0D ? at - 1 : at
-                    if n < stored {
-                        fields[n] = FieldRange(start: fieldStart, end: fieldEnd, hasEscapes: false)
-                    } else if stored < limit {
-                        return nil
-                    }
+                    guard keep(at > fieldStart && base[at - 1] == 0x0D ? at - 1 : at) else { return nil }
                     fieldCount = n + 1
                     mask &= mask &- 1
                     (carriedBlock, carriedMask, carriedSpecial) = (block, mask, special & mask)
                     return .complete(next: at + 1, newlines: 0, malformed: nil)
                 }
-                if n < stored {
-                    fields[n] = FieldRange(start: fieldStart, end: at, hasEscapes: false)
-                } else if stored < limit {
-                    return nil
-                }
+                guard keep(at) else { return nil }
                 n += 1
                 fieldStart = at + 1
                 mask &= mask &- 1
