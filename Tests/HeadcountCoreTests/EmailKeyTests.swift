@@ -65,6 +65,63 @@ import Testing
         }
     }
 
+    func throughString(_ bytes: [UInt8]) -> String {
+        let n = EmailNormalizer()
+        return bytes.withUnsafeBytes { b in
+            switch n.normalizeThroughString(b) {
+            case .valid(let out): return String(decoding: out, as: UTF8.self)
+            case .invalid(let reason): return "!" + reason.rawValue
+            }
+        }
+    }
+
+    func viaTable(_ bytes: [UInt8]) -> String? {
+        let n = EmailNormalizer()
+        return bytes.withUnsafeBytes { b in
+            switch n.normalizeTwoByte(b) {
+            case .valid(let out)?: return String(decoding: out, as: UTF8.self)
+            case .invalid(let reason)?: return "!" + reason.rawValue
+            case nil: return nil
+            }
+        }
+    }
+
+    /// Every character of two UTF-8 bytes, at the start, in the middle and at the end of each
+    /// side of the "@", next to it, doubled, and beside ASCII capitals: wherever the table
+    /// answers, it gives the key `String` gives (a lowercase mapping that depended on the
+    /// neighbours, as a final sigma's may, would show here).
+    @Test func twoByteCharactersGiveTheKeyStringGives() {
+        var answered = 0
+        for v in UInt32(0x80)..<0x800 {
+            let c = String(Unicode.Scalar(v)!)
+            for text in ["\(c)Ab@Example.COM", "A\(c)b@x.Y", "AB\(c)@X.y", "a@\(c)X.y", "a@X.y\(c)",
+                         "\(c)\(c)@\(c)\(c)", "\(c)@x.y", "x@\(c)", "Xy\(c)Z\(c)@b\(c)C.D", "\(c)", "@\(c)@"] {
+                let bytes = Array(text.utf8)
+                guard let fast = viaTable(bytes) else { continue }
+                #expect(fast == throughString(bytes), "U+\(String(v, radix: 16)) in \(text.debugDescription)")
+                answered += 1
+            }
+        }
+        // The table answers for nearly all; the rest (controls and U+0080...U+00A0, combining
+        // marks beside an "@") are left to `String`.
+        #expect(answered > 17_000)
+    }
+
+    @Test func anAtSignJoinedToANeighbourIsNotTheSplit() {
+        // U+0301 after "@" and U+0600 before it join it into one character, which is not "@".
+        #expect(key("a@\u{0301}b.c") == "!invalid_email")
+        #expect(key("ab\u{0600}@c.d") == "!invalid_email")
+        #expect(key("ab@c\u{0600}@d.e") == "ab@c\u{0600}@d.e", "the last \"@\" that stands alone splits it")
+        #expect(viaTable(Array("a@\u{0301}b.c".utf8)) == nil)
+        #expect(viaTable(Array("ab\u{0600}@c.d".utf8)) == nil)
+        // A letter beside the "@" is no such character.
+        #expect(viaTable(Array("JOSÉ@Éxample.com".utf8)) == "josé@éxample.com")
+        #expect(viaTable(Array("ŁUKASZ@MÜLLER-BAU.DE".utf8)) == "łukasz@müller-bau.de")
+        #expect(viaTable(Array("İ@x.y".utf8)) == "i\u{0307}@x.y", "a lowercase of three bytes")
+        #expect(viaTable(Array("a\u{00A0}b@x.y".utf8)) == nil)
+        #expect(viaTable(Array("日本@x.y".utf8)) == nil)
+    }
+
     @Test func trimsASCIIAndUnicodeWhitespace() {
         #expect(key("  alice@example.com\t") == "alice@example.com")
         #expect(key("\r\nalice@example.com\r\n") == "alice@example.com")
