@@ -226,24 +226,23 @@ final class ContactScanner {
         while b.count < RowBatch.capacity {
             let outcome = try reader.next()
             if outcome == .end { return false }
-            // Written in place: built on the stack and copied, each row's 96 bytes were stored twice.
-            let row = b.rows + b.count
-            row.initialize(to: ScannedRow(key: Key128(low: 0, high: 0), contact: Key128(low: 0, high: 0),
-                                          line: reader.line, teamHash: c.fixedTeamHash, audienceHash: 0, teamOffset: 0,
-                                          teamLength: ScannedRow.fixedTeam, audienceOffset: 0,
-                                          audienceLength: ScannedRow.none, rawOffset: 0, rawLength: 0,
-                                          flags: RecordFlags.subscribed.rawValue, outcome: .counted,
-                                          reason: .malformedRow, hasTeam: true))
+            var row = ScannedRow(key: Key128(low: 0, high: 0), contact: Key128(low: 0, high: 0), line: reader.line,
+                                 teamHash: c.fixedTeamHash, audienceHash: 0, teamOffset: 0,
+                                 teamLength: ScannedRow.fixedTeam, audienceOffset: 0,
+                                 audienceLength: ScannedRow.none, rawOffset: 0, rawLength: 0,
+                                 flags: RecordFlags.subscribed.rawValue, outcome: .counted, reason: .malformedRow,
+                                 hasTeam: true)
             if c.memberships {
-                scanMembership(outcome, reader, c, b, &row.pointee)
+                scanMembership(outcome, reader, c, b, &row)
             } else {
-                scanRow(outcome, reader, c, normalizer, b, &row.pointee)
+                scanRow(outcome, reader, c, normalizer, b, &row)
             }
-            if row.pointee.outcome == .rejected || c.memberships {
+            if row.outcome == .rejected || c.memberships {
                 let raw = reader.rawRecord()
-                row.pointee.rawOffset = b.keep(raw)
-                row.pointee.rawLength = UInt32(raw.count)
+                row.rawOffset = b.keep(raw)
+                row.rawLength = UInt32(raw.count)
             }
+            b.rows[b.count] = row
             b.count += 1
         }
         return true
