@@ -149,8 +149,9 @@ public final class EmailNormalizer {
     /// the whitespace that trimming may have left for `String` to judge), an "@" that a
     /// character beside it joins (`String` looks for the last "@" as a character, and a
     /// combining mark after it makes it another one), or an address longer than the limit;
-    /// `normalizeThroughString` decides those.
-    func normalizeTwoByte(_ bytes: UnsafeRawBufferPointer) -> Result? {
+    /// `normalizeThroughString` decides those. (Public for the fuzzer, which checks the two
+    /// against each other; `normalize` is the one to call.)
+    public func normalizeTwoByte(_ bytes: UnsafeRawBufferPointer) -> Result? {
         let n = bytes.count
         guard n <= Self.maxBytes else { return nil }
         let src = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
@@ -197,7 +198,7 @@ public final class EmailNormalizer {
     }
 
     /// The general path for non-ASCII addresses, through `String`.
-    func normalizeThroughString(_ bytes: UnsafeRawBufferPointer) -> Result {
+    public func normalizeThroughString(_ bytes: UnsafeRawBufferPointer) -> Result {
         guard let text = String(validating: bytes, as: UTF8.self) else { return .invalid(.invalidUTF8) }
         if bytes.count > Self.maxBytes { return .invalid(.invalidEmail) }
         for scalar in text.unicodeScalars where Self.isWhitespaceOrControl(scalar.value) {
