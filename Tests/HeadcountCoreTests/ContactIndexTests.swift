@@ -86,6 +86,50 @@ import Testing
         #expect(index.lookup(key("150000"))?.team == 0)
         #expect(index.lookup(key("199999")) == nil)
     }
+
+    /// Ids numbered per team: one id in three teams, as a decimal (dense array) and as text
+    /// (hashed table), its rows in every order. A membership naming a team joins that team's
+    /// row (by the rule, among that team's rows), one naming none joins the rule's choice
+    /// among all rows, and one naming a team without the id gets the id's own entry, in
+    /// another team (so `MembershipOutcome` rejects it).
+    @Test func anIdInSeveralTeamsJoinsEachTeamsOwnRow() {
+        for id in [key("17"), key("c-17")] {
+            let rows: [(contact: Key128, team: UInt32, filtered: Bool)] = [
+                (contact(50), 0, false), (contact(40), 0, false), (contact(1), 0, true),
+                (contact(30), 1, false), (contact(5), 2, true), (contact(60), 2, false),
+            ]
+            var rng = SplitMix(state: 7)
+            for round in 0..<24 {
+                let index = ContactIndex()
+                for r in round == 0 ? rows : rows.shuffled(using: &rng) {
+                    index.add(id: id, contact: r.contact, team: r.team, filtered: r.filtered)
+                }
+                func found(_ team: Int?) -> (Key128, UInt32, Bool)? {
+                    index.lookup(id, team: team).map { ($0.contact, $0.team, $0.filtered) }
+                }
+                #expect(found(0).map { $0.0 == contact(40) && $0.1 == 0 && !$0.2 } == true, "round \(round)")
+                #expect(found(1).map { $0.0 == contact(30) && $0.1 == 1 } == true, "round \(round)")
+                #expect(found(2).map { $0.0 == contact(60) && $0.1 == 2 && !$0.2 } == true, "round \(round)")
+                #expect(found(nil).map { $0.0 == contact(30) && $0.1 == 1 } == true, "round \(round): all rows' choice")
+                #expect(found(3).map { $0.1 } == 1, "round \(round): a team without the id")
+                #expect(found(-1).map { $0.1 } == 1, "round \(round): a team no contact has")
+                // Moved (to disk, in a run), the entries come back as they were added.
+                let copy = ContactIndex()
+                index.forEachEntry { copy.add(id: $0, contact: $1, team: $2, filtered: $3) }
+                for team in [nil, 0, 1, 2, 3] {
+                    #expect(copy.lookup(id, team: team).map { "\($0)" } == index.lookup(id, team: team).map { "\($0)" })
+                }
+            }
+        }
+        // An id in one team only needs no second index; in two, it does.
+        let once = ContactIndex(), twice = ContactIndex(), twoTeams = ContactIndex()
+        once.add(id: key("5"), contact: contact(5), team: 3)
+        for index in [twice, twoTeams] { index.add(id: key("5"), contact: contact(5), team: 3) }
+        twice.add(id: key("5"), contact: contact(4), team: 3)
+        twoTeams.add(id: key("5"), contact: contact(4), team: 4)
+        #expect(twice.lookup(key("5"), team: 3)?.contact == contact(4))
+        #expect(twice.bytes == once.bytes && twoTeams.bytes > once.bytes)
+    }
 }
 
 extension SplitMix: RandomNumberGenerator {}

@@ -99,6 +99,43 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("headcount-") } == [])
     }
 
+    /// Contact ids numbered per team (1...3000 in each of five teams) and memberships that
+    /// name their team: every membership joins its own team's contact, in memory and on disk.
+    @Test func idsNumberedPerTeamJoinTheirOwnTeamsContacts() throws {
+        let dir = TemporaryFolder()
+        var contacts = "team_id,contact_id,email\n", memberships = "contact_id,audience_id,team_id\n"
+        for team in 0..<5 {
+            for id in 1...3000 {
+                contacts += "t\(team),\(id),u\(id)@t\(team).io\n"
+                memberships += "\(id),a\(id % 3),t\(team)\n"
+                if id % 2 == 0 { memberships += "\(id),b,t\(team)\n" }
+            }
+        }
+        memberships += "1,a0,t9\n"   // a team without contacts: unknown_contact
+        let c = dir.write("contacts.csv", Array(contacts.utf8)), m = dir.write("memberships.csv", Array(memberships.utf8))
+        var teams: [String: String] = [:]
+        for (name, limit) in [("memory", 1 << 30), ("disk", 1 << 20)] {
+            var config = ReportConfiguration(contacts: [c])
+            config.memberships = [m]
+            config.historyPath = nil
+            config.outputDirectory = dir.path + "/" + name
+            config.formats = [.csv]
+            config.memoryLimit = limit
+            config.temporaryDirectory = dir.path
+            let job = ReportJob(configuration: config)
+            _ = try job.run()
+            #expect(job.joinedOnDisk == (name == "disk"))
+            teams[name] = String(decoding: try InputFile.contents(of: dir.path + "/\(name)/teams.csv"), as: UTF8.self)
+            let rejects = String(decoding: try InputFile.contents(of: dir.path + "/\(name)/rejects.csv"), as: UTF8.self)
+            #expect(rejects.split(separator: "\n").count == 2, "\(name): only the membership of team t9")
+        }
+        #expect(teams["disk"] == teams["memory"])
+        // Per team: 3,000 contacts, each in one of a0...a2 and every second one in b as well.
+        let rows = teams["memory"]!.split(separator: "\n").dropFirst()
+        #expect(rows.map { $0.split(separator: ",").prefix(6).joined(separator: ",") }
+                == (0..<5).map { "t\($0),3000,4,4500,3000,1500" })
+    }
+
     /// After reading, the progress line hears of every part joined on disk, in order (the
     /// merges of spilled partitions: `CounterTests.everyMergeIsReported`).
     @Test(arguments: [1, 2])

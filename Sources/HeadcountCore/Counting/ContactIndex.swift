@@ -12,7 +12,10 @@ import CIntrinsics
 ///
 /// When one contact id appears on several rows, the entry kept is the counted one (over one
 /// filtered by `--as-of`), then the one with the smallest key, so the join does not depend
-/// on the order the files are read in.
+/// on the order the files are read in. A membership that names no team joins that entry.
+/// Where the rows of one id are in different teams (ids numbered per team), each other team
+/// keeps its own entry, by the same rule, in a second index (`others`, keyed by id and team),
+/// so that a membership naming its team joins that team's contact.
 public final class ContactIndex {
     struct Entry {
         var id: Key128
@@ -46,11 +49,16 @@ public final class ContactIndex {
     private var denseCount = 0
     /// Whether some decimal id went to the hashed table (its number was too large then).
     private var decimalsHashed = false
+    /// The entries of ids in the teams other than their own entry's, keyed by `key(_:inTeam:)`;
+    /// made when the first such id comes (never, for ids unique across teams).
+    private var others: ContactIndex?
 
     /// Ids held.
     public var count: Int { hashed + denseCount }
-    /// Bytes held by both stores.
-    public var bytes: Int { capacity * MemoryLayout<Entry>.stride + denseCapacity * MemoryLayout<DenseEntry>.stride }
+    /// Bytes held by both stores (and the other teams' entries).
+    public var bytes: Int {
+        capacity * MemoryLayout<Entry>.stride + denseCapacity * MemoryLayout<DenseEntry>.stride + (others?.bytes ?? 0)
+    }
     /// The share of the contacts read so far; tables grow to the projected final size.
     private var progress: Double = 0
     /// Bytes the index may grow to (`IndexStage`'s share of the memory limit): a growth that
@@ -123,15 +131,26 @@ public final class ContactIndex {
     /// Records that `id` names `contact` in `team`, or a contact of `team` filtered out by
     /// `--as-of`, whose `contact` is then (0, the team's stable hash): between two entries for
     /// one id, the smaller `contact` wins, a choice that needs nothing but the entries.
+    /// Of two rows of one id in two teams, the entry that loses goes to `others` (where it
+    /// competes with the other rows of its own team).
     public func add(id: Key128, contact: Key128, team: UInt32, filtered: Bool = false) {
         if id.high == Self.decimalMark, let e = denseEntry(for: id.low) {
             let state = filtered ? Self.filteredState : Self.counted
             if e.pointee.state == 0 {
                 denseCount += 1
                 e.pointee = DenseEntry(contact: contact, team: team, state: state)
-            } else if e.pointee.state != state ? e.pointee.state == Self.filteredState : contact < e.pointee.contact {
-                e.pointee = DenseEntry(contact: contact, team: team, state: state)
+                return
             }
+            let wins = e.pointee.state != state ? e.pointee.state == Self.filteredState : contact < e.pointee.contact
+            if e.pointee.team != team {
+                if wins {
+                    addOther(id: id, contact: e.pointee.contact, team: e.pointee.team,
+                             filtered: e.pointee.state == Self.filteredState)
+                } else {
+                    return addOther(id: id, contact: contact, team: team, filtered: filtered)
+                }
+            }
+            if wins { e.pointee = DenseEntry(contact: contact, team: team, state: state) }
             return
         }
         if id.high == Self.decimalMark { decimalsHashed = true }
@@ -185,6 +204,13 @@ public final class ContactIndex {
                 let replace = s.pointee.filtered != filtered
                     ? s.pointee.filtered
                     : contact < s.pointee.contact
+                if s.pointee.team != team {
+                    if replace {
+                        addOther(id: id, contact: s.pointee.contact, team: s.pointee.team, filtered: s.pointee.filtered)
+                    } else {
+                        return addOther(id: id, contact: contact, team: team, filtered: filtered)
+                    }
+                }
                 if replace { s.pointee = Entry(id: id, contact: contact, team: team, filtered: filtered) }
                 return
             }
@@ -209,7 +235,37 @@ public final class ContactIndex {
         }
     }
 
-    /// The contact and team that `id` names, if it was added.
+    /// A row of `id` in `team`, which the id's own entry names another team for.
+    private func addOther(id: Key128, contact: Key128, team: UInt32, filtered: Bool) {
+        if others == nil { others = ContactIndex() }
+        others!.add(id: Self.key(id, inTeam: team), contact: contact, team: team, filtered: filtered)
+    }
+
+    /// The key of `id` within `team`, for `others`: the id's two words changed by two odd
+    /// multiples of the team, so that it is (id, team) exactly (given the team, the id comes
+    /// back: `id(of:inTeam:)`), and a decimal id's key no longer carries `decimalMark`.
+    @inline(__always)
+    static func key(_ id: Key128, inTeam team: UInt32) -> Key128 {
+        Key128(low: id.low ^ UInt64(team) &* 0x9E37_79B9_7F4A_7C15,
+               high: id.high ^ (UInt64(team) + 1) &* 0xC2B2_AE3D_27D4_EB4F)
+    }
+
+    static func id(of key: Key128, inTeam team: UInt32) -> Key128 { Self.key(key, inTeam: team) }
+
+    /// The contact that `id` names in `team` (nil: in whichever team its entry names): the
+    /// id's entry, or where that is in another team, that team's own entry for the id if it
+    /// has one. A membership then joins the contact whose team it names, or none.
+    @inline(__always)
+    public func lookup(_ id: Key128, team: Int?) -> (contact: Key128, team: UInt32, filtered: Bool)? {
+        guard let entry = lookup(id) else { return nil }
+        if let team, team >= 0, team != Int(entry.team), let others,
+           let own = others.lookup(Self.key(id, inTeam: UInt32(team))) {
+            return own
+        }
+        return entry
+    }
+
+    /// The contact and team that `id`'s entry names, if it was added.
     @inline(__always)
     public func lookup(_ id: Key128) -> (contact: Key128, team: UInt32, filtered: Bool)? {
         if id.high == Self.decimalMark {
@@ -247,6 +303,9 @@ public final class ContactIndex {
         for j in 0..<capacity where slots[j].id.low != 0 || slots[j].id.high != 0 {
             let e = slots[j]
             try body(e.id, e.contact, e.team, e.filtered)
+        }
+        try others?.forEachEntry { key, contact, team, filtered in
+            try body(Self.id(of: key, inTeam: team), contact, team, filtered)
         }
     }
 

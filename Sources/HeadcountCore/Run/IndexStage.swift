@@ -228,9 +228,9 @@ final class IndexStage {
             if row.outcome == .rejected {
                 j.outcome = row.reason
             } else {
-                let contact = index.lookup(row.contact)
                 let rowTeam = row.teamLength == ScannedRow.fixedTeam
                     ? nil : teams.lookup(batch.bytes(row.teamOffset, row.teamLength), hash: row.teamHash) ?? -1
+                let contact = index.lookup(row.contact, team: rowTeam)
                 switch MembershipOutcome.of(contact, rowTeam: rowTeam, audienceLength: Int(row.audienceLength),
                                             flags: row.flags) {
                 case .filtered:

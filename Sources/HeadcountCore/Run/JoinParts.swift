@@ -87,8 +87,8 @@ extension JoinSpill {
         try forEachMembership(inPart: part) { m in
             var reason = m.reason
             if reason == nil {
-                let contact = index.lookup(m.id)
                 let rowTeam = m.team == Self.anyTeam ? nil : m.team == Self.noSuchTeam ? -1 : Int(m.team)
+                let contact = index.lookup(m.id, team: rowTeam)
                 switch MembershipOutcome.of(contact, rowTeam: rowTeam, audienceLength: m.audience.count,
                                             flags: m.flags) {
                 case .filtered:
