@@ -7,11 +7,19 @@ import Testing
     }
 
     func key(_ bytes: [UInt8]) -> String {
+        apply(EmailNormalizer.normalize, to: bytes)!
+    }
+
+    /// One of the normalizer's paths on `bytes`: the key as text, "!" and the reason for a
+    /// reject, nil where the path does not answer.
+    func apply(_ path: (EmailNormalizer) -> (UnsafeRawBufferPointer) -> EmailNormalizer.Result?,
+               to bytes: [UInt8]) -> String? {
         let n = EmailNormalizer()
         return bytes.withUnsafeBytes { b in
-            switch n.normalize(b) {
-            case .valid(let out): return String(decoding: out, as: UTF8.self)
-            case .invalid(let reason): return "!" + reason.rawValue
+            switch path(n)(b) {
+            case .valid(let out)?: return String(decoding: out, as: UTF8.self)
+            case .invalid(let reason)?: return "!" + reason.rawValue
+            case nil: return nil
             }
         }
     }
@@ -65,26 +73,9 @@ import Testing
         }
     }
 
-    func throughString(_ bytes: [UInt8]) -> String {
-        let n = EmailNormalizer()
-        return bytes.withUnsafeBytes { b in
-            switch n.normalizeThroughString(b) {
-            case .valid(let out): return String(decoding: out, as: UTF8.self)
-            case .invalid(let reason): return "!" + reason.rawValue
-            }
-        }
-    }
+    func throughString(_ bytes: [UInt8]) -> String { apply(EmailNormalizer.normalizeThroughString, to: bytes)! }
 
-    func viaTable(_ bytes: [UInt8]) -> String? {
-        let n = EmailNormalizer()
-        return bytes.withUnsafeBytes { b in
-            switch n.normalizeTwoByte(b) {
-            case .valid(let out)?: return String(decoding: out, as: UTF8.self)
-            case .invalid(let reason)?: return "!" + reason.rawValue
-            case nil: return nil
-            }
-        }
-    }
+    func viaTable(_ bytes: [UInt8]) -> String? { apply(EmailNormalizer.normalizeTwoByte, to: bytes) }
 
     /// Every character of two UTF-8 bytes, at the start, in the middle and at the end of each
     /// side of the "@", next to it, doubled, and beside ASCII capitals: wherever the table
