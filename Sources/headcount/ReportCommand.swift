@@ -154,15 +154,9 @@ extension Headcount {
             let progress = ProgressLine.make(quiet: quiet)
             if let progress { config.progress = { progress.update($0) } }
             defer { progress?.finish() }
-            let job = ReportJob(configuration: config)
-            let outcome = try job.run()
+            let outcome = try ReportJob(configuration: config).run()
             progress?.finish()
             if !quiet { FileHandleOutput.standardOutput(Summary.text(outcome)) }
-            // The reports and the history are written and closed: the process ends here, with the
-            // job's tables and the report's 150,000 small id arrays still held. Freed one by one,
-            // they were the last 0.01-0.02 s of a run on M, on one thread (perf); the system
-            // takes the memory back at once.
-            withExtendedLifetime((job, outcome)) { Foundation.exit(0) }
         }
     }
 }

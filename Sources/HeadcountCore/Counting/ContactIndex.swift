@@ -142,15 +142,10 @@ public final class ContactIndex {
                 return
             }
             let wins = e.pointee.state != state ? e.pointee.state == Self.filteredState : contact < e.pointee.contact
-            if e.pointee.team != team {
-                if wins {
-                    addOther(id: id, contact: e.pointee.contact, team: e.pointee.team,
-                             filtered: e.pointee.state == Self.filteredState)
-                } else {
-                    return addOther(id: id, contact: contact, team: team, filtered: filtered)
-                }
+            if replaces(id: id, entry: (e.pointee.contact, e.pointee.team, e.pointee.state == Self.filteredState),
+                        row: (contact, team, filtered), wins: wins) {
+                e.pointee = DenseEntry(contact: contact, team: team, state: state)
             }
-            if wins { e.pointee = DenseEntry(contact: contact, team: team, state: state) }
             return
         }
         if id.high == Self.decimalMark { decimalsHashed = true }
@@ -201,17 +196,11 @@ public final class ContactIndex {
         while true {
             let s = slots + i
             if s.pointee.id == id {
-                let replace = s.pointee.filtered != filtered
-                    ? s.pointee.filtered
-                    : contact < s.pointee.contact
-                if s.pointee.team != team {
-                    if replace {
-                        addOther(id: id, contact: s.pointee.contact, team: s.pointee.team, filtered: s.pointee.filtered)
-                    } else {
-                        return addOther(id: id, contact: contact, team: team, filtered: filtered)
-                    }
+                let wins = s.pointee.filtered != filtered ? s.pointee.filtered : contact < s.pointee.contact
+                if replaces(id: id, entry: (s.pointee.contact, s.pointee.team, s.pointee.filtered),
+                            row: (contact, team, filtered), wins: wins) {
+                    s.pointee = Entry(id: id, contact: contact, team: team, filtered: filtered)
                 }
-                if replace { s.pointee = Entry(id: id, contact: contact, team: team, filtered: filtered) }
                 return
             }
             if s.pointee.id.low == 0 && s.pointee.id.high == 0 {
@@ -233,6 +222,19 @@ public final class ContactIndex {
         } else {
             headcount_prefetch(slots + home(id))
         }
+    }
+
+    /// Whether a row of `id` replaces the id's entry, given that it `wins` by the rule. A row of
+    /// another team does not compete with the entry for its own team: whichever of the two loses
+    /// goes to `others`.
+    @inline(__always)
+    private func replaces(id: Key128, entry: (contact: Key128, team: UInt32, filtered: Bool),
+                          row: (contact: Key128, team: UInt32, filtered: Bool), wins: Bool) -> Bool {
+        if entry.team != row.team {
+            let loser = wins ? entry : row
+            addOther(id: id, contact: loser.contact, team: loser.team, filtered: loser.filtered)
+        }
+        return wins
     }
 
     /// A row of `id` in `team`, which the id's own entry names another team for.
