@@ -551,7 +551,6 @@ public final class ReportJob {
     private func makeReportData(_ r: CountResult, inputs: [InputStats], rejects: RejectLog) -> ReportData {
         let audienceTeam = (0..<audiences.count).map { audiences.owner(of: $0) }
         let teamIDs = (0..<teams.count).map { teams.bytes(of: $0) }
-        let audienceIDs = (0..<audiences.count).map { audiences.bytes(of: $0) }
         // Both sorts compare the first eight bytes as plain numbers, and the bytes only where those
         // are equal: comparing in place through the table retained it per comparison, and
         // 127,000 audiences took 40 ms on the one thread of this step.
@@ -570,17 +569,28 @@ public final class ReportJob {
             if !billing.isEmpty { row.extra = billing.columns(for: row) }
             return row
         }
-        var keys = (0..<audiences.count).filter { r.audienceContacts[$0] > 0 }.map {
-            (rank: rank[Int(audienceTeam[$0])], prefix: audiences.sortPrefix(of: $0), index: $0)
+        // Audiences in their teams' order by a counting sort on the team's rank, then each team's
+        // few audiences by their ids: one sort of 127,000 (rank, prefix) keys through a closure was
+        // 10 ms on the one thread of this step (M).
+        let audienceTable = audiences
+        var teamStart = [Int](repeating: 0, count: teams.count + 1)
+        for a in 0..<audiences.count where r.audienceContacts[a] > 0 { teamStart[rank[Int(audienceTeam[a])] + 1] += 1 }
+        for t in 0..<teams.count { teamStart[t + 1] += teamStart[t] }
+        var keys = [(prefix: UInt64, index: Int)](repeating: (0, 0), count: teamStart[teams.count])
+        var next = teamStart
+        for a in 0..<audiences.count where r.audienceContacts[a] > 0 {
+            let t = rank[Int(audienceTeam[a])]
+            keys[next[t]] = (audienceTable.sortPrefix(of: a), a)
+            next[t] += 1
         }
-        keys.sort { a, b in
-            if a.rank != b.rank { return a.rank < b.rank }
-            if a.prefix != b.prefix { return a.prefix < b.prefix }
-            return self.audiences.precedes(a.index, b.index)
+        for t in 0..<teams.count where teamStart[t + 1] - teamStart[t] > 1 {
+            keys[teamStart[t]..<teamStart[t + 1]].sort { a, b in
+                a.prefix != b.prefix ? a.prefix < b.prefix : audienceTable.precedes(a.index, b.index)
+            }
         }
         let audienceOrder = keys.map(\.index)
         let audienceRows = audienceOrder.map { a in
-            AudienceRow(teamID: teamIDs[Int(audienceTeam[a])], audienceID: audienceIDs[a],
+            AudienceRow(teamID: teamIDs[Int(audienceTeam[a])], audienceID: audienceTable.bytes(of: a),
                         contacts: r.audienceContacts[a], sharedContacts: r.audienceShared[a],
                         exclusiveContacts: r.audienceExclusive[a])
         }
