@@ -12,6 +12,8 @@ import Testing
         #expect(m.names[.email] == " EMAIL ADDRESS")
         // The first alias present wins: team_id before account_id, wherever they stand.
         #expect(map(["account_id", "team_id", "email"]).index[.team] == 1)
+        // Of two columns with the same name, the leftmost (as xsv selects a column by name).
+        #expect(map(["x", "Email", "team_id", "EMAIL", "team_id"]).index == [.email: 1, .team: 2])
         // An override replaces the aliases of its role.
         let o = map(["email", "mail"], [.email: "MAIL"])
         #expect(o.index[.email] == 1)
