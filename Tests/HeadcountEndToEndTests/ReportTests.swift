@@ -82,6 +82,32 @@ import Testing
         #expect(r.files().isEmpty, "no report file")
     }
 
+    /// SPEC §5: `audiences.csv` sorted by team, then audience, in byte order, whatever order the
+    /// rows arrive in: ids that agree in their first eight bytes, a prefix before its
+    /// extensions, bytes above 0x7F after ASCII, and an audience whose one row was rejected
+    /// left out.
+    @Test func audiencesSortByTeamThenAudienceInByteOrder() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let rows = [
+            "team_10,segment-b,a@x.io", "team_9,segment-aa,b@x.io", "team_10,segment-a,c@x.io",
+            "team_1,z,d@x.io", "team_9,segment-a,e@x.io", "team_10,segment-ab,f@x.io",
+            "team_1,é,g@x.io", "team_10,segment-a,h@x.io", "team_9,segment-a,b@x.io", "team_1,Z,i@x.io",
+            "team_10,segment-c,not-an-address", "team_1,z,D@X.IO",
+        ]
+        try ("team_id,audience_id,email\n" + rows.joined(separator: "\n") + "\n")
+            .write(toFile: h.dir + "/c.csv", atomically: false, encoding: .utf8)
+        let r = try h.report(["c.csv"], ["--no-history"])
+        #expect(r.status == 0)
+        #expect(body(r.file("teams.csv")) == [
+            "team_1,4,3,3,3,0,0.00,0,0,0", "team_10,5,3,4,4,0,0.00,0,0,1", "team_9,3,2,3,2,1,33.33,0,0,0",
+        ])
+        #expect(body(r.file("audiences.csv")) == [
+            "team_1,Z,1,0,1", "team_1,z,1,0,1", "team_1,é,1,0,1",
+            "team_10,segment-a,2,0,2", "team_10,segment-ab,1,0,1", "team_10,segment-b,1,0,1",
+            "team_9,segment-a,2,1,1", "team_9,segment-aa,1,1,0",
+        ])
+    }
+
     @Test func quotingCRLFAndBOM() throws {
         let h = Headcount(); defer { h.cleanup() }
         let r = try h.report(["quoting.csv.gz"])
@@ -440,32 +466,6 @@ import Testing
         #expect(message == "headcount: b.csv: the file changed after the run opened it (its size or header is not "
                 + "the same)\n", "\(message)")
         #expect(!FileManager.default.fileExists(atPath: h.dir + "/out"))
-    }
-
-    /// SPEC §5: `audiences.csv` sorted by team, then audience, in byte order, whatever order the
-    /// rows arrive in: ids that agree in their first eight bytes, a prefix before its
-    /// extensions, bytes above 0x7F after ASCII, and an audience whose one row was rejected
-    /// left out.
-    @Test func audiencesSortByTeamThenAudienceInByteOrder() throws {
-        let h = Headcount(); defer { h.cleanup() }
-        let rows = [
-            "team_10,segment-b,a@x.io", "team_9,segment-aa,b@x.io", "team_10,segment-a,c@x.io",
-            "team_1,z,d@x.io", "team_9,segment-a,e@x.io", "team_10,segment-ab,f@x.io",
-            "team_1,é,g@x.io", "team_10,segment-a,h@x.io", "team_9,segment-a,b@x.io", "team_1,Z,i@x.io",
-            "team_10,segment-c,not-an-address", "team_1,z,D@X.IO",
-        ]
-        try ("team_id,audience_id,email\n" + rows.joined(separator: "\n") + "\n")
-            .write(toFile: h.dir + "/c.csv", atomically: false, encoding: .utf8)
-        let r = try h.report(["c.csv"], ["--no-history"])
-        #expect(r.status == 0)
-        #expect(body(r.file("teams.csv")) == [
-            "team_1,4,3,3,3,0,0.00,0,0,0", "team_10,5,3,4,4,0,0.00,0,0,1", "team_9,3,2,3,2,1,33.33,0,0,0",
-        ])
-        #expect(body(r.file("audiences.csv")) == [
-            "team_1,Z,1,0,1", "team_1,z,1,0,1", "team_1,é,1,0,1",
-            "team_10,segment-a,2,0,2", "team_10,segment-ab,1,0,1", "team_10,segment-b,1,0,1",
-            "team_9,segment-a,2,1,1", "team_9,segment-aa,1,1,0",
-        ])
     }
 
     @Test func spillingGivesByteIdenticalReports() throws {
