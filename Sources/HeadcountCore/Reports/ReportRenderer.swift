@@ -50,7 +50,7 @@ public enum ReportRenderer {
             w.field(t.legacyContacts)
             w.field(t.globalContacts)
             w.field(t.duplicateRecords)
-            w.field(t.reductionPct.utf8)
+            w.field(hundredths: t.reductionHundredths)
             w.field(t.unsubscribedContacts)
             w.field(t.contactsWithoutAudience)
             w.field(t.rejectedRows)

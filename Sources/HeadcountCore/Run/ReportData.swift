@@ -14,7 +14,9 @@ public struct TeamRow: Sendable, Equatable {
     /// The saving of the migration: legacy minus global when positive.
     public var duplicateRecords: Int { max(0, legacyContacts - globalContacts) }
     /// The saving as a percentage of the legacy count, two decimals.
-    public var reductionPct: String { Decimal2.percent(duplicateRecords, of: legacyContacts) }
+    public var reductionPct: String { Decimal2.format(hundredths: reductionHundredths) }
+    /// `reductionPct` in hundredths.
+    public var reductionHundredths: Int { Decimal2.percentHundredths(duplicateRecords, of: legacyContacts) }
 }
 
 /// One row of `audiences.csv`.
