@@ -81,6 +81,16 @@ import Testing
         #expect(!html.contains("<td>t00000</td>"), "the smallest team is left to teams.csv")
     }
 
+    /// The tables of the largest teams: larger values first, equal values in byte order of the
+    /// team id (a prefix first), whatever order the rows come in.
+    @Test func teamsRankByValueThenIdBytes() {
+        let rows: [(id: [UInt8], n: Int)] = [(Array("b".utf8), 5), (Array("ab".utf8), 5), (Array("z".utf8), 9),
+                                             (Array("a".utf8), 5), (Array("é".utf8), 5), (Array("c".utf8), 1)]
+        let order = HTMLReport.ranked(rows, by: \.n, id: \.id)
+        #expect(order.map { String(decoding: rows[$0].id, as: UTF8.self) } == ["z", "a", "ab", "b", "é", "c"])
+        #expect(HTMLReport.ranked([(id: [UInt8], n: Int)](), by: \.n, id: \.id).isEmpty)
+    }
+
     @Test func chartsEscapeLabelsAndUseReadableAxes() {
         let svg = SVGChart.groupedBars(title: "a<b", categories: ["<x>", String(repeating: "y", count: 40)],
                                        series: [.init(name: "legacy", color: SVGChart.legacyColor, values: [12_345, 7]),

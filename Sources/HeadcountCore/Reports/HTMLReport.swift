@@ -16,9 +16,15 @@ public enum HTMLReport {
         return t.extra[i]
     }
 
-    /// Larger value first; ties by team id bytes, so the order is stable.
-    static func larger(_ a: Int, _ b: Int, _ ia: [UInt8], _ ib: [UInt8]) -> Bool {
-        a != b ? a > b : ia.lexicographicallyPrecedes(ib)
+    /// The indices of `rows`, largest `value` first, ties by id bytes, so the order is stable.
+    /// The sort moves indices and compares numbers (and ids on a tie, which many small teams
+    /// share), not whole rows, each copied with its arrays: `report.html` of M's 20,000 teams
+    /// 27-29 ms of CPU with those, about 21 ms without (`perf`).
+    static func ranked<Row>(_ rows: [Row], by value: (Row) -> Int, id: (Row) -> [UInt8]) -> [Int] {
+        let values = rows.map(value), ids = rows.map(id)
+        return values.indices.sorted { a, b in
+            values[a] != values[b] ? values[a] > values[b] : ids[a].lexicographicallyPrecedes(ids[b])
+        }
     }
 
     static func number(_ n: Int) -> [String: Any] { ["v": n, "text": NumberFormat.grouped(n)] }
@@ -29,8 +35,8 @@ public enum HTMLReport {
     public static func render(_ data: ReportData) -> String {
         let totals = data.totals
         let saving = data.savedRecords
-        let byLegacy = data.teams.sorted { larger($0.legacyContacts, $1.legacyContacts, $0.teamID, $1.teamID) }
-        let top = Array(byLegacy.prefix(topTeams))
+        let byLegacy = ranked(data.teams, by: \.legacyContacts, id: \.teamID)
+        let top = byLegacy.prefix(topTeams).map { data.teams[$0] }
         let chart = SVGChart.groupedBars(
             title: "Legacy and global contacts of the \(top.count) largest teams",
             categories: top.map { id($0.teamID) },
@@ -41,16 +47,15 @@ public enum HTMLReport {
             title: "Emails by number of audiences",
             bins: data.audiencesPerEmail.enumerated().map { (k, n) in (k == 0 ? "none" : String(k), n) },
             xLabel: "audiences per email", yLabel: "emails")
-        let savings = data.teams.filter { $0.duplicateRecords > 0 }
-            .sorted { larger($0.duplicateRecords, $1.duplicateRecords, $0.teamID, $1.teamID) }
-            .prefix(topTeams)
+        let savings = Array(ranked(data.teams, by: \.duplicateRecords, id: \.teamID)
+            .lazy.map { data.teams[$0] }.filter { $0.duplicateRecords > 0 }.prefix(topTeams))
         func teamRow(_ t: TeamRow) -> [String: Any] {
             ["team": id(t.teamID), "contactRows": number(t.contactRows), "audiences": number(t.audiences),
              "legacy": number(t.legacyContacts), "global": number(t.globalContacts),
              "saving": number(t.duplicateRecords), "pct": t.reductionPct, "unsubscribed": number(t.unsubscribedContacts),
              "withoutAudience": number(t.contactsWithoutAudience), "rejected": number(t.rejectedRows)]
         }
-        let shown = byLegacy.prefix(maxTableRows)
+        let shown = byLegacy.prefix(maxTableRows).map { data.teams[$0] }
         var context: [String: Any] = [
             "title": "Headcount report — \(data.label ?? data.runID)",
             "runID": data.runID, "startedAt": data.startedAt, "finishedAt": data.finishedAt,
@@ -189,9 +194,8 @@ public enum HTMLReport {
     /// The HTML page of a comparison between two runs.
     public static func render(_ c: RunComparison) -> String {
         let t = c.totals
-        let changes = c.rows.filter { $0.presence == "both" && $0.changeGlobal != 0 }
-            .sorted { larger(abs($0.changeGlobal), abs($1.changeGlobal), $0.teamID, $1.teamID) }
-            .prefix(topTeams)
+        let changed = c.rows.filter { $0.presence == "both" && $0.changeGlobal != 0 }
+        let changes = ranked(changed, by: { abs($0.changeGlobal) }, id: \.teamID).prefix(topTeams).map { changed[$0] }
         func row(_ r: RunComparison.Row) -> [String: Any] {
             ["team": id(r.teamID), "presence": r.presence,
              "beforeLegacy": number(r.beforeLegacy), "beforeGlobal": number(r.beforeGlobal),
