@@ -404,10 +404,7 @@ struct SplitMix {
         // The reports sort by the eight-byte prefix first: the same order, NULs and all.
         let more: [[UInt8]] = [Array("aaaaaaaa".utf8) + [0], Array("aaaaaaab".utf8), [0x61, 0, 0x62], [0x61, 0]]
         let all = indices + more.map { id in id.withUnsafeBytes { interner.intern($0) } }
-        let byPrefix = all.sorted {
-            let (a, b) = (interner.sortPrefix(of: $0), interner.sortPrefix(of: $1))
-            return a != b ? a < b : interner.precedes($0, $1)
-        }
+        let byPrefix = all.map(interner.sortKey(of:)).sorted(by: interner.precedes).map(\.index)
         #expect(byPrefix.map { interner.bytes(of: $0) } == (ids + more).sorted { $0.lexicographicallyPrecedes($1) })
     }
 

@@ -88,6 +88,18 @@ public final class ByteInterner {
         return n == 0 ? 0 : ByteHash.readPadded(arena.base + start, 0, n).byteSwapped
     }
 
+    /// An entry and its `sortPrefix`, for sorting many entries in byte order.
+    public typealias SortKey = (prefix: UInt64, index: Int)
+
+    public func sortKey(of index: Int) -> SortKey { (sortPrefix(of: index), index) }
+
+    /// Whether `a`'s entry comes before `b`'s in byte order: the prefixes compared as numbers,
+    /// the bytes only where those are equal. Comparing every pair in place retained the table
+    /// per comparison: 127,000 audiences took 40 ms on the one thread that makes the reports.
+    public func precedes(_ a: SortKey, _ b: SortKey) -> Bool {
+        a.prefix != b.prefix ? a.prefix < b.prefix : precedes(a.index, b.index)
+    }
+
     /// A cheap seeded 64-bit hash of a short id (ids are a few to a few dozen bytes).
     @inline(__always)
     static func hash(_ key: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
