@@ -186,6 +186,31 @@ struct SplitMix {
         #expect(r.legacy == [1, 1])
     }
 
+    /// The same 128-bit key under two teams (what two team ids with colliding 64-bit hashes
+    /// would give one address) is two contacts, in memory and spilled.
+    @Test(arguments: [1 << 30, 1 << 20])
+    func oneKeyUnderTwoTeamsIsTwoContacts(memoryLimit: Int) throws {
+        let dir = TemporaryFolder()
+        let counter = PartitionedCounter(memoryLimit: memoryLimit, temporaryDirectory: dir.path, maxStaging: 16)
+        let shared = Key128(low: 0x1234_5678_9abc_def0, high: 0x0fed_cba9_8765_4321)
+        // Enough other contacts that the small limit spills before the shared key comes back.
+        for i in 0..<300_000 {
+            let key = Array("u\(i)@x.io".utf8).withUnsafeBytes { ByteHash.hash128($0, seed: 5) }
+            counter.insert(key, team: 2, audience: noAudience, flags: .subscribed)
+            if i % 100_000 == 0 {
+                counter.insert(shared, team: 0, audience: 0, flags: .subscribed)
+                counter.insert(shared, team: 1, audience: 1, flags: .unsubscribed)
+            }
+        }
+        #expect(counter.isSpilling == (memoryLimit == 1 << 20))
+        let r = try counter.finish(teams: 3, audienceTeam: [0, 1], policy: .any)
+        #expect(r.global == [1, 1, 300_000])
+        #expect(r.legacy == [1, 1, 0])
+        #expect(r.unsubscribed == [0, 1, 0])
+        #expect(r.audienceContacts == [1, 1])
+        #expect(r.audienceExclusive == [1, 1])
+    }
+
     /// With several threads, tables that fill at about the same time grow together on all of
     /// them. Records reach the tables 64 at a time per partition, so that, as in a large dump,
     /// they fill side by side. The counts are the set model's for every thread count and for

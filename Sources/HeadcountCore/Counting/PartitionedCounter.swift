@@ -102,6 +102,11 @@ public final class PartitionedCounter: ContactCounter {
         func prefetch(_ low: UInt64) { headcount_prefetch(slots + Self.home(low, capacity)) }
 
         /// Adds a record; the caller makes room first (`isFull`).
+        ///
+        /// A contact is its key *and* its team. The key hashes the email under the team's 64-bit
+        /// id hash, so two teams whose id hashes collided would give an address the same key in
+        /// both; compared with the team too, they stay two contacts, and only a collision of the
+        /// 128-bit keys of one team can merge two addresses (README, Exactness).
         @inline(__always)
         func insert(low: UInt64, high: UInt64, team: UInt32, audience: UInt32, flags: UInt32) {
             assert(!isFull)
@@ -109,7 +114,7 @@ public final class PartitionedCounter: ContactCounter {
             var i = Self.home(low, capacity)
             while true {
                 let s = slots + i
-                if s.pointee.low == low && s.pointee.high == high {
+                if s.pointee.low == low && s.pointee.high == high && s.pointee.team == team {
                     s.pointee.tail |= flags << Slot.flagShift
                     if audience != noAudience { addAudience(audience, to: s) }
                     return
