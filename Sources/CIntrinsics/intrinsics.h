@@ -6,6 +6,7 @@
    does not track this header: after changing it, touch a Swift file that uses it. */
 
 #include <stdint.h>
+#include <string.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -15,6 +16,32 @@
    later while it works on the current one. */
 static inline void headcount_prefetch(const void *address) {
     __builtin_prefetch(address, 0, 3);
+}
+
+/* Copies the 64-byte line at src (in cache) to dst, both 64-byte aligned, with streaming
+   stores: four of them fill one write-combining buffer, which goes to memory whole, so
+   dst's line is never read first (a plain store to a line not in cache reads it from
+   memory before writing it). What this thread stores this way it reads back as usual;
+   another thread must not read it before headcount_store_fence (or a lock) on this one. */
+static inline void headcount_stream_line(void *dst, const void *src) {
+#if defined(__SSE2__)
+    const __m128i *s = (const __m128i *)src;
+    __m128i *d = (__m128i *)dst;
+    __m128i a = _mm_load_si128(s), b = _mm_load_si128(s + 1), c = _mm_load_si128(s + 2), e = _mm_load_si128(s + 3);
+    _mm_stream_si128(d, a);
+    _mm_stream_si128(d + 1, b);
+    _mm_stream_si128(d + 2, c);
+    _mm_stream_si128(d + 3, e);
+#else
+    memcpy(dst, src, 64);
+#endif
+}
+
+/* Orders the streaming stores before it ahead of every store after it. */
+static inline void headcount_store_fence(void) {
+#if defined(__SSE2__)
+    _mm_sfence();
+#endif
 }
 
 /* Bit k is set where p[k] is `delimiter`, a line feed or a double quote, for the 64

@@ -186,6 +186,34 @@ struct SplitMix {
         #expect(r.legacy == [1, 1])
     }
 
+    /// Staging buffers are written a cache line (two records) at a time, the first record of a
+    /// line waiting aside until the second comes: odd and even staging sizes, counts taken
+    /// midway (an odd number of records staged), spilled, and applied by `finish`'s workers on
+    /// other threads all keep every record.
+    @Test(arguments: [1, 2, 7, 16])
+    func stagingByLinesKeepsEveryRecord(maxStaging: Int) throws {
+        let teams = 7, audiences = 21
+        let rows = randomRows(seed: 31 + UInt64(maxStaging), count: 30_001, teams: teams, audiencesPerTeam: 3,
+                              people: 9_000)
+        let expected = model(rows, teams: teams, audiences: audiences, policy: .any)
+        let dir = TemporaryFolder()
+        for (limit, threads) in [(1 << 30, 1), (1 << 30, 3), (1 << 20, 1), (1 << 20, 3)] {
+            #expect(try counted(rows, teams: teams, audiences: audiences, policy: .any, memoryLimit: limit,
+                                spillDirectory: dir.path, threads: threads, maxStaging: maxStaging) == expected)
+        }
+        let counter = PartitionedCounter(threads: 3, maxStaging: maxStaging)
+        var seen = Set<String>()
+        for (n, row) in rows.enumerated() {
+            let key = Array(row.email.utf8).withUnsafeBytes { ByteHash.hash128($0, seed: UInt64(row.team) &* 7919) }
+            counter.insert(key, team: UInt32(row.team), audience: row.audience.map(UInt32.init) ?? noAudience,
+                           flags: row.unsubscribed ? .unsubscribed : .subscribed)
+            seen.insert("\(row.team)|\(row.email)")
+            if n == 4_999 || n == 15_000 { #expect(counter.count == seen.count) }
+        }
+        #expect(try counter.finish(teams: teams, audienceTeam: (0..<audiences).map { UInt32($0 % teams) },
+                                   policy: .any) == expected)
+    }
+
     /// The same 128-bit key under two teams (what two team ids with colliding 64-bit hashes
     /// would give one address) is two contacts, in memory and spilled.
     @Test(arguments: [1 << 30, 1 << 20])

@@ -198,9 +198,26 @@ public final class PartitionedCounter: ContactCounter {
         private let cursor: UnsafeMutablePointer<UnsafeMutablePointer<Slot>>
         /// The end of the staging buffer: this partition's entry in the counter's `limits`.
         private let limit: UnsafeMutablePointer<UnsafeMutablePointer<Slot>>
+        /// This partition's two-record line in the counter's `lines`: a record at an even
+        /// position of the staging buffer waits here until the next one completes the line
+        /// (`PartitionedCounter.insert`).
+        let line: UnsafeMutablePointer<Slot>
+        /// Records staged, the one waiting in `line` included. Set to an odd count, it puts the
+        /// record before the cursor back in `line`, where the next insert expects it.
         var stagedCount: Int {
             get { cursor.pointee - staged }
-            set { cursor.pointee = staged + newValue }
+            set {
+                cursor.pointee = staged + newValue
+                if newValue & 1 == 1 { line.pointee = staged[newValue - 1] }
+            }
+        }
+
+        /// Writes a record still waiting in `line` into the staging buffer, so that the buffer
+        /// holds every staged record; before they are applied or spilled.
+        @inline(__always)
+        func settle() {
+            let count = stagedCount
+            if count & 1 == 1 { staged[count - 1] = line.pointee }
         }
         /// The partition's spill file, once the counter spills.
         var spill: FileSink?
@@ -208,23 +225,31 @@ public final class PartitionedCounter: ContactCounter {
         var spilledRecords = 0
 
         init(staging: Int, cursor: UnsafeMutablePointer<UnsafeMutablePointer<Slot>>,
-             limit: UnsafeMutablePointer<UnsafeMutablePointer<Slot>>) {
+             limit: UnsafeMutablePointer<UnsafeMutablePointer<Slot>>, line: UnsafeMutablePointer<Slot>) {
             table = Table(capacity: PartitionedCounter.initialSlots)
-            staged = .allocate(capacity: staging)
+            staged = Self.allocateStaging(staging)
             self.cursor = cursor
             self.limit = limit
+            self.line = line
             cursor.pointee = staged
             limit.pointee = staged + staging
         }
 
-        deinit { staged.deallocate() }
+        deinit { UnsafeMutableRawPointer(staged).deallocate() }
+
+        /// A staging buffer whose records pair up into cache lines (`insert` writes it a line
+        /// at a time).
+        static func allocateStaging(_ records: Int) -> UnsafeMutablePointer<Slot> {
+            UnsafeMutableRawPointer.allocate(byteCount: records * MemoryLayout<Slot>.stride, alignment: 64)
+                .bindMemory(to: Slot.self, capacity: records)
+        }
 
         /// Gives the staging buffer's memory back once nothing more will be staged (a spilled
         /// counter's `finish`, for the merges); a one-record buffer stands in for it.
         func releaseStaging() {
             precondition(stagedCount == 0)
-            staged.deallocate()
-            staged = .allocate(capacity: 1)
+            UnsafeMutableRawPointer(staged).deallocate()
+            staged = Self.allocateStaging(1)
             cursor.pointee = staged
             limit.pointee = staged + 1
         }
@@ -236,6 +261,9 @@ public final class PartitionedCounter: ContactCounter {
     /// `partitions` array, each insert retained and released a partition object (M: 0.1 s).
     private let cursors: UnsafeMutablePointer<UnsafeMutablePointer<Slot>>
     private let limits: UnsafeMutablePointer<UnsafeMutablePointer<Slot>>
+    /// Per partition, one cache line (two records) where `insert` completes a staging line
+    /// before it streams it out: 16 KiB, which stays in cache.
+    private let lines: UnsafeMutablePointer<Slot>
     private let stagingRecords: Int
     /// The bound on the counting structures, in bytes.
     public let memoryLimit: Int
@@ -273,8 +301,11 @@ public final class PartitionedCounter: ContactCounter {
         let cursors = UnsafeMutablePointer<UnsafeMutablePointer<Slot>>.allocate(capacity: Self.partitionCount)
         let limits = UnsafeMutablePointer<UnsafeMutablePointer<Slot>>.allocate(capacity: Self.partitionCount)
         (self.cursors, self.limits) = (cursors, limits)
+        let lines = UnsafeMutableRawPointer.allocate(byteCount: 64 * Self.partitionCount, alignment: 64)
+            .bindMemory(to: Slot.self, capacity: 2 * Self.partitionCount)
+        self.lines = lines
         partitions = (0..<Self.partitionCount).map {
-            Partition(staging: staging, cursor: cursors + $0, limit: limits + $0)
+            Partition(staging: staging, cursor: cursors + $0, limit: limits + $0, line: lines + 2 * $0)
         }
         tableBytes = partitions.reduce(0) { $0 + $1.table.bytes }
     }
@@ -283,6 +314,7 @@ public final class PartitionedCounter: ContactCounter {
         removeSpillFiles()
         cursors.deallocate()
         limits.deallocate()
+        UnsafeMutableRawPointer(lines).deallocate()
     }
 
     /// Distinct contacts held in memory (after applying what is staged; spilled records not included).
@@ -304,7 +336,18 @@ public final class PartitionedCounter: ContactCounter {
     public func insert(_ key: Key128, team: UInt32, audience: UInt32, flags: RecordFlags) {
         let i = Int(truncatingIfNeeded: key.high >> UInt64(64 - Self.partitionBits))
         let at = cursors[i]
-        at.pointee = Slot(low: key.low, high: key.high, team: team, audience: audience, flags: flags.rawValue)
+        let record = Slot(low: key.low, high: key.high, team: team, audience: audience, flags: flags.rawValue)
+        // Staging buffers are 256 places written a record at a time, 32 MiB together, so the
+        // line a plain store lands in has left the cache since it was last written, and is read
+        // from memory first. The first record of a line waits in `lines` instead; the second
+        // completes it, and the whole line is streamed out without that read.
+        let line = lines + 2 * i
+        if UInt(bitPattern: at) & 32 == 0 {
+            line.pointee = record
+        } else {
+            line[1] = record
+            headcount_stream_line(at - 1, line)
+        }
         cursors[i] = at + 1
         if at + 1 == limits[i] { stagingIsFull(partitions[i]) }
     }
@@ -319,6 +362,7 @@ public final class PartitionedCounter: ContactCounter {
         // Taken once: read through `p` on every record, the table was retained and released
         // each time (25 ms of a run on M). Growing keeps the table object; only `finish`
         // replaces it.
+        p.settle()
         let table = p.table
         let staged = p.staged
         let count = p.stagedCount
@@ -408,6 +452,8 @@ public final class PartitionedCounter: ContactCounter {
     /// Appends a partition's staged records to its spill file.
     private func spill(_ p: Partition) {
         defer { p.stagedCount = 0 }
+        p.settle()
+        headcount_store_fence()
         guard failure == nil, let dir = spillDirectory else { return }
         do {
             if p.spill == nil {
@@ -444,6 +490,8 @@ public final class PartitionedCounter: ContactCounter {
 
     public func finish(teams: Int, audienceTeam: [UInt32], policy: UnsubscribedPolicy) throws -> CountResult {
         defer { removeSpillFiles() }
+        // The workers below read staging lines this thread streamed out.
+        headcount_store_fence()
         // What is still staged: a partition whose table has room for all of it is applied by the
         // worker that tallies it (no growth, so nothing shared changes); the others first, here.
         var roomy = [Bool](repeating: false, count: Self.partitionCount)
