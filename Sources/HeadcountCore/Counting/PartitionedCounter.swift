@@ -246,8 +246,9 @@ public final class PartitionedCounter: ContactCounter {
                 .bindMemory(to: Slot.self, capacity: records)
         }
 
-        /// Gives the staging buffer's memory back once nothing more will be staged (a spilled
-        /// counter's `finish`, for the merges); a one-record buffer stands in for it.
+        /// Gives the staging buffer's memory back once nothing more will be staged (in `finish`:
+        /// a spilled counter's before the merges, any other's once its partition is tallied);
+        /// a one-record buffer stands in for it.
         func releaseStaging() {
             precondition(stagedCount == 0)
             UnsafeMutableRawPointer(staged).deallocate()
@@ -342,7 +343,9 @@ public final class PartitionedCounter: ContactCounter {
         // Staging buffers are 256 places written a record at a time, 32 MiB together, so the
         // line a plain store lands in has left the cache since it was last written, and is read
         // from memory first. The first record of a line waits in `lines` instead; the second
-        // completes it, and the whole line is streamed out without that read.
+        // completes it, and the whole line is streamed out without that read. (A buffer starts
+        // on a line, so an even position, the first of a line, is one whose address has bit 5
+        // clear: the parity `settle` and `stagedCount` read from the count.)
         let line = lines + 2 * i
         if UInt(bitPattern: at) & 32 == 0 {
             line.pointee = record
