@@ -380,10 +380,16 @@ public final class ReportJob {
     private func internTeams(_ batch: RowBatch, fixedTeam: Int?, keepTeamIndex: Bool) {
         let rows = batch.rows, count = batch.count
         let teamOf = teamScratch
-        let teams = self.teams
+        let teams = self.teams, audiences = self.audiences
         for i in 0..<min(Self.prefetchAhead, count) { teams.prefetch(rows[i].teamHash) }
         for i in 0..<count {
-            if i + Self.prefetchAhead < count { teams.prefetch(rows[i + Self.prefetchAhead].teamHash) }
+            if i + Self.prefetchAhead < count {
+                teams.prefetch(rows[i + Self.prefetchAhead].teamHash)
+                // The audience's slot too (its hash is the scanner's): the misses of both passes
+                // overlap here, and the second pass finds its slots in cache (M: the counting
+                // thread 1.09 -> 1.05 s of CPU, medians of seven alternating `perf` runs).
+                audiences.prefetch(rows[i + Self.prefetchAhead].audienceHash)
+            }
             var team = -1
             if rows[i].hasTeam {
                 if let fixedTeam, rows[i].teamLength == ScannedRow.fixedTeam {
