@@ -22,6 +22,10 @@ import Testing
             p.update(repeating: 0xAB, count: count)
             PageMemory.free(p, count: count)
         }
+        // No elements, no mapping: a placeholder that free leaves alone.
+        let none = PageMemory.allocate(UInt64.self, count: 0)
+        #expect(UInt(bitPattern: none) % UInt(MemoryLayout<UInt64>.alignment) == 0)
+        PageMemory.free(none, count: 0)
         // Nothing is left mapped: a thousand tables of 3 MiB and a bit come and go. Tables left
         // mapped, or freed by their count of elements instead of bytes, would add gigabytes.
         // The margin is for the other tests running at the same time in this process (one grew

@@ -39,7 +39,10 @@ public enum PageMemory {
     static let refuseFrom = ProcessInfo.processInfo.environment["HEADCOUNT_REFUSE_MAPPINGS_FROM"].flatMap { Int($0) }
         ?? Int.max
 
+    /// `count` zeroed elements on fresh pages; for 0, a placeholder that maps nothing (a tallied
+    /// partition's table), which `free` leaves alone.
     static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+        if count == 0 { return UnsafeMutablePointer(bitPattern: page)! }
         let bytes = length(count, MemoryLayout<T>.stride)
         guard bytes < refuseFrom,
               let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED
@@ -54,6 +57,7 @@ public enum PageMemory {
     }
 
     static func free<T>(_ pointer: UnsafeMutablePointer<T>, count: Int) {
+        guard count > 0 else { return }
         munmap(UnsafeMutableRawPointer(pointer), length(count, MemoryLayout<T>.stride))
     }
 }

@@ -80,11 +80,10 @@ public final class PartitionedCounter: ContactCounter {
         /// A table of `capacity` slots; of none (a tallied partition's), with no memory mapped.
         init(capacity: Int) {
             self.capacity = capacity
-            slots = capacity == 0 ? UnsafeMutablePointer(bitPattern: MemoryLayout<Slot>.alignment)!
-                : PageMemory.allocate(Slot.self, count: capacity)
+            slots = PageMemory.allocate(Slot.self, count: capacity)
         }
 
-        deinit { if capacity > 0 { PageMemory.free(slots, count: capacity) } }
+        deinit { PageMemory.free(slots, count: capacity) }
 
         /// Bytes held: the slots and the audience pool.
         var bytes: Int { capacity * MemoryLayout<Slot>.stride + pool.capacity * 8 }
@@ -169,7 +168,7 @@ public final class PartitionedCounter: ContactCounter {
                 }
                 slots[i] = s
             }
-            if oldCapacity > 0 { PageMemory.free(old, count: oldCapacity) }
+            PageMemory.free(old, count: oldCapacity)
         }
 
         /// Calls `body` with each contact's slot and its audiences.
