@@ -133,10 +133,42 @@ import Testing
         let r = try h.report(["invalid.csv.gz"])
         #expect(r.status == 0)
         // Valid: JOSÉ/josé (a1, a2), ŁUKASZ/łukasz (a2), a@b@example.com (a1).
-        #expect(body(r.file("teams.csv")) == ["t1,14,2,4,3,1,25.00,0,0,9"])
+        // The row of too many fields is t1's too: its team column is readable.
+        #expect(body(r.file("teams.csv")) == ["t1,15,2,4,3,1,25.00,0,0,10"])
         let rejects = body(r.file("rejects.csv")).map { $0.split(separator: ",").prefix(3).joined(separator: ",") }
         #expect(rejects == (2...9).map { "invalid.csv.gz,\($0),invalid_email" }
             + ["invalid.csv.gz,10,invalid_utf8", "invalid.csv.gz,16,malformed_row"])
+    }
+
+    /// SPEC 5: `rejected_rows` counts a team's rejected rows, malformed ones included; only a
+    /// malformed row with no readable team is counted in summary.json alone.
+    @Test func aMalformedRowCountsInItsTeamWhenItsTeamIsReadable() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        var bytes = Array("email,team_id,audience_id\n".utf8)
+        bytes += Array("a@x.io,t1,a1\n".utf8)
+        bytes += Array("b@x.io,t1,a1,extra\n".utf8)        // too many fields: t1's
+        bytes += Array("c@x.io,t2\n".utf8)                 // too few, the team column among them: t2's
+        bytes += Array("d@x.io\n".utf8)                    // one field: a stray line, no team
+        bytes += Array("e@x.io,t".utf8) + [0xFF] + Array(",a1,extra\n".utf8)   // unreadable team id
+        bytes += Array("\"f@x.io,t1,a1\n".utf8)            // unterminated quote: no fields at all
+        #expect(FileManager.default.createFile(atPath: h.dir + "/bad.csv", contents: Data(bytes)))
+        let r = try h.report(["bad.csv"])
+        #expect(r.status == 0)
+        #expect(body(r.file("teams.csv")) == ["t1,2,1,1,1,0,0.00,0,0,1", "t2,1,0,0,0,0,0.00,0,0,1"])
+        #expect(body(r.file("rejects.csv")).map { $0.split(separator: ",").prefix(3).joined(separator: ",") }
+                == (3...7).map { "bad.csv,\($0),malformed_row" })
+        let json = try JSONSerialization.jsonObject(with: Data(r.file("summary.json")!.utf8)) as! [String: Any]
+        let totals = json["totals"] as! [String: Any]
+        #expect(totals["rejected_rows_without_team"] as? Int == 3)
+        #expect(totals["contact_rows"] as? Int == 3)
+        #expect(totals["rows_rejected"] as? Int == 5)
+
+        // Without a team column every row is in --team's team, a malformed one too.
+        #expect(FileManager.default.createFile(atPath: h.dir + "/noteam.csv",
+                                               contents: Data("email,audience_id\na@x.io,a1\nb@x.io,a1,x\n\"c\n".utf8)))
+        let fixed = try h.report(["noteam.csv"], ["--team", "acme"])
+        #expect(fixed.status == 0)
+        #expect(body(fixed.file("teams.csv")) == ["acme,3,1,1,1,0,0.00,0,0,2"])
     }
 
     @Test func contactsPlusMembershipsBothPolicies() throws {

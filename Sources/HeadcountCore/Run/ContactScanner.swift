@@ -279,22 +279,34 @@ final class ContactScanner {
             row.outcome = .rejected
             row.reason = reason
         }
-        guard outcome == .record, reader.fieldCount == c.width else {
-            row.hasTeam = false
+        // A row that could not be split into fields has no readable team (it is counted in
+        // summary.json only); one split into the wrong number of fields is still its team's
+        // rejected row when it holds the team column, as the SPEC's teams.csv asks, unless it
+        // is a single field (a stray line, not a row of this table, whose one value may be
+        // anything). In a file with no team column every row, a malformed one too, is in the
+        // fixed team.
+        guard outcome == .record else {
+            row.hasTeam = c.team == nil
             return reject(.malformedRow)
         }
+        let wellFormed = reader.fieldCount == c.width
         var teamHash = c.fixedTeamHash
         if let teamCol = c.team {
+            guard wellFormed || (reader.fieldCount > 1 && reader.hasField(teamCol)) else {
+                row.hasTeam = false
+                return reject(.malformedRow)
+            }
             let t = reader.field(teamCol)
             guard ReportJob.isValidUTF8(t) else {
                 row.hasTeam = false
-                return reject(.invalidUTF8)
+                return reject(wellFormed ? .invalidUTF8 : .malformedRow)
             }
             row.teamOffset = b.keep(t)
             row.teamLength = UInt32(t.count)
             teamHash = ByteInterner.stableHash(t, seed: ReportJob.teamSeed)
             row.teamHash = teamHash
         }
+        guard wellFormed else { return reject(.malformedRow) }
         if let asOf = c.asOf {
             guard let created = InstantParser.parse(reader.field(c.created!)) else { return reject(.invalidValue) }
             if created > asOf {
