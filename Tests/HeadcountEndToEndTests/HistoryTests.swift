@@ -62,6 +62,22 @@ import Testing
         #expect(try h.run(["show", "no-such-run"]).status == 2)
     }
 
+    /// Ids are kept byte for byte: a team or audience id holding a NUL byte came back from the
+    /// history cut at it ("t\0" + "1" as "t"), and `show` wrote another teams.csv.
+    @Test func showKeepsIdsWithNulBytes() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let text = "team_id,audience_id,email\nt\u{0}1,a\u{0}b,a@x.io\nt1,a,b@x.io\nt,a,c@x.io\n"
+        #expect(FileManager.default.createFile(atPath: h.dir + "/nul.csv", contents: Data(text.utf8)))
+        #expect(try h.run(["report", "--contacts", "nul.csv", "--out", "original", "--label", "nul", "--quiet"]).status == 0)
+        let shown = try h.run(["show", "nul", "--out", "again"])
+        #expect(shown.status == 0)
+        #expect(body(shown.file("teams.csv", in: "again")).map { String($0.prefix(3)) } == ["t,1", "t\u{0}1", "t1,"])
+        for name in ["teams.csv", "audiences.csv", "summary.json"] {
+            #expect(FileManager.default.contentsEqual(atPath: h.dir + "/original/" + name,
+                                                      andPath: h.dir + "/again/" + name), "\(name)")
+        }
+    }
+
     @Test func compareAnswersTheMigrationQuestionInOneCommand() throws {
         let h = Headcount(); defer { h.cleanup() }
         try h.run(["report", "--contacts", "legacy.csv.gz", "--label", "before", "--quiet"])

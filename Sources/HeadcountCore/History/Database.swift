@@ -119,9 +119,11 @@ enum SQLValue: Equatable {
     case null
     case int(Int)
     case text(String)
+    case blob([UInt8])
 
     var int: Int? { if case .int(let i) = self { return i } else { return nil } }
     var text: String? { if case .text(let s) = self { return s } else { return nil } }
+    var blob: [UInt8]? { if case .blob(let b) = self { return b } else { return nil } }
 }
 
 final class Statement {
@@ -145,6 +147,7 @@ final class Statement {
             case .null: rc = sqlite3_bind_null(stmt, index)
             case .int(let n): rc = sqlite3_bind_int64(stmt, index, sqlite3_int64(n))
             case .text(let s): rc = headcount_sqlite3_bind_text(stmt, index, s, Int32(s.utf8.count))
+            case .blob(let b): rc = b.withUnsafeBytes { headcount_sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32($0.count)) }
             }
             if rc != SQLITE_OK { throw db.error("cannot bind parameter \(index)") }
         }
@@ -163,7 +166,16 @@ final class Statement {
             switch sqlite3_column_type(stmt, i) {
             case SQLITE_NULL: return .null
             case SQLITE_INTEGER: return .int(Int(sqlite3_column_int64(stmt, i)))
-            default: return .text(String(cString: sqlite3_column_text(stmt, i)))
+            case SQLITE_BLOB:
+                let n = Int(sqlite3_column_bytes(stmt, i))
+                guard n > 0, let p = sqlite3_column_blob(stmt, i) else { return .blob([]) }
+                return .blob(Array(UnsafeRawBufferPointer(start: p, count: n)))
+            default:
+                // By its length, not up to its first NUL: an id may hold NUL bytes (a team
+                // "t\0" + "1" came back from the history as "t").
+                let n = Int(sqlite3_column_bytes(stmt, i))
+                guard n > 0, let p = sqlite3_column_text(stmt, i) else { return .text("") }
+                return .text(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
             }
         }
     }
