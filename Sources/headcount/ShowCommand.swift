@@ -6,8 +6,9 @@ extension Headcount {
         static let configuration = CommandConfiguration(
             abstract: "Write a recorded run's reports again, from the history alone.",
             discussion: """
-                RUN is a run id or a label (the newest complete run with it). teams.csv and \
-                audiences.csv are byte-identical to the original run's; the dumps are not read.
+                RUN is a run id or a label (the newest complete run with it). teams.csv, \
+                audiences.csv, summary.json and rejects.csv are byte-identical to the original \
+                run's; the dumps are not read. The history keeps a rejects.csv of up to 64 MiB.
 
                 Example:
                   headcount show 2026-11 --out /tmp/november
@@ -22,6 +23,7 @@ extension Headcount {
             let result = try HistoryReports.show(reference, store: history.open(), formats: output.formats(),
                                                  directory: output.out)
             FileHandleOutput.standardOutput("run \(result.run.id): \(result.files.joined(separator: ", ")) in \(result.directory)/")
+            if let missing = result.rejectsNotKept { FileHandleOutput.standardError("headcount: note: \(missing)") }
         }
     }
 }

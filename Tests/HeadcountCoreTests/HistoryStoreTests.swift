@@ -40,6 +40,48 @@ import Testing
         #expect(try HistoryStore(path: path).appliedMigrations().count == HistoryStore.migrations.count)
     }
 
+    /// `show` writes a run's rejects.csv again from the history: kept compressed, byte for
+    /// byte; past the limit only its size; none for a run recorded before rejects were kept.
+    @Test func rejectsAreKeptByteForByteUpToTheLimit() throws {
+        let dir = TemporaryFolder()
+        var csv = Array("file,line,reason,raw\n".utf8)
+        for line in 2..<3000 {
+            csv += Array("\"d,1.csv\",\(line),invalid_email,\"t1,\"\"x\"\"\n".utf8) + [0xFF, 0x22, 0x0A]
+        }
+        #expect(FileManager.default.createFile(atPath: dir.path + "/rejects.csv", contents: Data(csv)))
+        let kept = try KeptRejects.read(path: dir.path + "/rejects.csv", rows: 2998)
+        #expect(kept.rows == 2998 && kept.bytes == csv.count)
+        #expect(try #require(kept.gzip).count < csv.count / 10)
+        #expect(try kept.csv() == csv)
+        #expect(try KeptRejects.examples(in: csv, count: 10)
+                == (2..<12).map { RejectExample(file: "d,1.csv", line: $0, reason: .invalidEmail) })
+        let tooLarge = try KeptRejects.read(path: dir.path + "/rejects.csv", rows: 2998, limit: csv.count - 1)
+        #expect(tooLarge == KeptRejects(rows: 2998, bytes: csv.count, gzip: nil))
+        #expect(try tooLarge.csv() == nil)
+
+        let store = try HistoryStore(path: dir.path + "/h.sqlite")
+        for (id, rejects) in [("kept", kept), ("large", tooLarge)] as [(String, KeptRejects?)] + [("old", nil)] {
+            _ = try store.begin(id: id, label: nil, startedAt: "2026-01-01T00:00:00Z", rulesJSON: "{}",
+                                optionsJSON: "{}", asOf: nil)
+            try store.complete(data(id, teams: [team("t1", legacy: 2, global: 1)]), inputs: [],
+                               summaryJSON: #"{"totals": {"rejected_by_reason": {"invalid_email": 2998}}}"#,
+                               rejects: rejects)
+        }
+        #expect(try store.rejects(of: "kept") == kept)
+        #expect(try store.rejects(of: "large") == tooLarge)
+        #expect(try store.rejects(of: "old") == nil)
+
+        let shown = try HistoryReports.show("kept", store: store, formats: [.csv], directory: dir.path + "/kept")
+        #expect(shown.files == ["teams.csv", "audiences.csv", "rejects.csv"] && shown.rejectsNotKept == nil)
+        #expect(FileManager.default.contents(atPath: dir.path + "/kept/rejects.csv") == Data(csv))
+        let large = try HistoryReports.show("large", store: store, formats: [.csv], directory: dir.path + "/large")
+        #expect(large.files == ["teams.csv", "audiences.csv"])
+        #expect(large.rejectsNotKept?.hasPrefix("rejects.csv (\(csv.count) bytes) is larger than the history keeps") == true)
+        let old = try HistoryReports.show("old", store: store, formats: [.csv], directory: dir.path + "/old")
+        #expect(old.rejectsNotKept == "rejects.csv is not in the history: the run was recorded by an earlier version")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/old/rejects.csv"))
+    }
+
     /// SQLite does not wait on its busy timeout while it turns a new database's journal into a
     /// write-ahead log: runs that opened a new history at the same moment failed with "database
     /// is locked" (before the fix this test failed three times in four, 2 opens in 320 each).

@@ -62,6 +62,28 @@ import Testing
         #expect(try h.run(["show", "no-such-run"]).status == 2)
     }
 
+    /// A run's rejects.csv comes back from the history too (whatever the formats, as `report`
+    /// writes it), and report.html lists the same first rejects.
+    @Test func showWritesTheRejectsAgain() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        #expect(try h.run(["report", "--contacts", "invalid.csv.gz", "--out", "original", "--label", "bad",
+                           "--quiet"]).status == 0)
+        try FileManager.default.removeItem(atPath: h.dir + "/invalid.csv.gz")
+        let shown = try h.run(["show", "bad", "--out", "again"])
+        #expect(shown.status == 0 && shown.stderr.isEmpty)
+        #expect(shown.stdout.contains("teams.csv, audiences.csv, summary.json, report.html, rejects.csv in again/"))
+        for name in ["teams.csv", "audiences.csv", "summary.json", "rejects.csv"] {
+            #expect(FileManager.default.contentsEqual(atPath: h.dir + "/original/" + name,
+                                                      andPath: h.dir + "/again/" + name), "\(name)")
+        }
+        func examples(_ folder: String) -> Int {
+            (shown.file("report.html", in: folder) ?? "").components(separatedBy: "invalid.csv.gz</td><td class=\"n\">").count - 1
+        }
+        #expect(examples("original") == 10 && examples("again") == 10)
+        let json = try h.run(["show", "bad", "--out", "json", "--format", "json"])
+        #expect(json.files(in: "json") == ["rejects.csv", "summary.json"])
+    }
+
     /// Ids are kept byte for byte: a team or audience id holding a NUL byte came back from the
     /// history cut at it ("t\0" + "1" as "t"), and `show` wrote another teams.csv.
     @Test func showKeepsIdsWithNulBytes() throws {

@@ -2,19 +2,44 @@ import Foundation
 
 /// Report files made from the history alone, without the dumps.
 public enum HistoryReports {
-    /// Writes a recorded run's `teams.csv`, `audiences.csv` and `summary.json`
-    /// (byte-identical to the original run's) into `directory`.
+    /// What `show` wrote, and why a file the run wrote is missing (`rejects.csv` not kept).
+    public struct Shown {
+        public var run: RunRecord
+        public var directory: String
+        public var files: [String]
+        /// Set when the run wrote a `rejects.csv` that the history does not hold.
+        public var rejectsNotKept: String?
+    }
+
+    /// Writes a recorded run's `teams.csv`, `audiences.csv`, `summary.json` and `rejects.csv`
+    /// (byte-identical to the original run's) and `report.html` into `directory`.
+    ///
+    /// `rejects.csv` is written, whatever the formats, when the run wrote one and the history
+    /// kept it (runs recorded by this version, files up to `KeptRejects.limit`).
     /// - Throws: `.usage` when the run is unknown or did not complete.
     public static func show(_ reference: String, store: HistoryStore, formats: [ReportFormat],
-                            directory: String?) throws -> (run: RunRecord, directory: String, files: [String]) {
+                            directory: String?) throws -> Shown {
         let run = try store.resolve(reference)
         guard run.status == "complete" else {
             throw HeadcountError(.usage, "run \(run.id) is \(run.displayStatus): it has no results to show")
         }
         let out = try OutputFolder(path: directory ?? "Reports/\(run.id)")
         var files: [String] = []
+        var notKept: String?
         do {
-            let data = try reportData(of: run, store: store)
+            var data = try reportData(of: run, store: store)
+            let rejected = data.rejectedByReason.values.reduce(0, +)
+            if rejected > 0 {
+                if let kept = try store.rejects(of: run.id), let csv = try kept.csv() {
+                    data.rejectExamples = try KeptRejects.examples(in: csv, count: RejectLog.exampleCount)
+                    try out.write("rejects.csv", csv)
+                } else if let kept = try store.rejects(of: run.id) {
+                    notKept = "rejects.csv (\(kept.bytes) bytes) is larger than the history keeps "
+                        + "(\(KeptRejects.limit >> 20) MiB): its rows are in the run's own output folder"
+                } else {
+                    notKept = "rejects.csv is not in the history: the run was recorded by an earlier version"
+                }
+            }
             if formats.contains(.csv) {
                 try out.write("teams.csv", ReportRenderer.teamsCSV(data.teams, extraHeader: data.extraHeader))
                 try out.write("audiences.csv", ReportRenderer.audiencesCSV(data.audiences))
@@ -28,12 +53,13 @@ public enum HistoryReports {
                 try out.write("report.html", Array(HTMLReport.render(data).utf8))
                 files.append("report.html")
             }
+            if rejected > 0 && notKept == nil { files.append("rejects.csv") }
             try out.commit()
         } catch {
             out.discard()
             throw error
         }
-        return (run, out.path, files)
+        return Shown(run: run, directory: out.path, files: files, rejectsNotKept: notKept)
     }
 
     /// A complete run's `ReportData`, rebuilt from the history (rules, options and inputs

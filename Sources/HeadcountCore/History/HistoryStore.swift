@@ -124,6 +124,16 @@ public final class HistoryStore {
         ("003_teams_header", """
             ALTER TABLE runs ADD COLUMN teams_extra_header TEXT;
             """),
+        // A run's rejects.csv, so that `show` writes it again: gzip-compressed, or only its
+        // size when it is larger than `KeptRejects.limit` (csv_gzip NULL).
+        ("004_run_rejects", """
+            CREATE TABLE run_rejects (
+                run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+                rows INTEGER NOT NULL,
+                bytes INTEGER NOT NULL,
+                csv_gzip BLOB
+            );
+            """),
     ]
 
     /// Opens (creating when missing, unless `mustExist`) the history at `path` and applies the
@@ -186,9 +196,16 @@ public final class HistoryStore {
         }
     }
 
-    /// Writes a run's results and marks it complete, in one transaction.
-    public func complete(_ data: ReportData, inputs: [InputRecord], summaryJSON: String) throws {
+    /// Writes a run's results (and its `rejects.csv`, when it has one) and marks it complete,
+    /// in one transaction.
+    public func complete(_ data: ReportData, inputs: [InputRecord], summaryJSON: String,
+                         rejects: KeptRejects? = nil) throws {
         try db.transaction {
+            if let rejects {
+                try db.run("INSERT INTO run_rejects (run_id, rows, bytes, csv_gzip) VALUES (?, ?, ?, ?)",
+                           [.text(data.runID), .int(rejects.rows), .int(rejects.bytes),
+                            rejects.gzip.map(SQLValue.blob) ?? .null])
+            }
             let input = try db.prepare("""
                 INSERT INTO run_inputs (run_id, ordinal, role, path, format, bytes, uncompressed_bytes, rows_read,
                     rows_counted, rows_rejected, rows_filtered, rejected_json, fingerprint)
@@ -338,6 +355,14 @@ public final class HistoryStore {
     /// The `summary.json` written by a complete run.
     public func summaryJSON(of runID: String) throws -> String? {
         try db.rows("SELECT summary_json FROM runs WHERE id = ?", [.text(runID)]).first?[0].text
+    }
+
+    /// The `rejects.csv` kept for a run; nil when none was (no rejects, or a run recorded by a
+    /// version that did not keep them).
+    public func rejects(of runID: String) throws -> KeptRejects? {
+        try db.rows("SELECT rows, bytes, csv_gzip FROM run_rejects WHERE run_id = ?", [.text(runID)]).first.map {
+            KeptRejects(rows: $0[0].int ?? 0, bytes: $0[1].int ?? 0, gzip: $0[2].blob)
+        }
     }
 
     /// The audiences-per-email distribution of a run.

@@ -158,9 +158,14 @@ public final class ReportJob {
             let recording = Recording()
             if let history {
                 let records = all.map(\.stats.record)
+                // The rejects file is complete (closed above) under its temporary name.
+                let rejectsPath = rejects.total > 0 ? out.temporaryPath(for: "rejects.csv") : nil
+                let rejectRows = rejects.total
                 recording.start {
+                    let kept = try rejectsPath.map { try KeptRejects.read(path: $0, rows: rejectRows) }
                     try history.complete(data, inputs: records,
-                                         summaryJSON: String(decoding: ReportRenderer.summaryJSON(data), as: UTF8.self))
+                                         summaryJSON: String(decoding: ReportRenderer.summaryJSON(data), as: UTF8.self),
+                                         rejects: kept)
                 }
             }
             let files: [String]
