@@ -7,8 +7,9 @@ extension Headcount {
             abstract: "Write a recorded run's reports again, from the history alone.",
             discussion: """
                 RUN is a run id or a label (the newest complete run with it). teams.csv, \
-                audiences.csv, summary.json and rejects.csv are byte-identical to the original \
-                run's; the dumps are not read. The history keeps a rejects.csv of up to 64 MiB.
+                audiences.csv, summary.json, rejects.csv and report.html are byte-identical to \
+                the original run's; the dumps are not read. The history keeps a rejects.csv of \
+                up to 64 MiB.
 
                 Example:
                   headcount show 2026-11 --out /tmp/november

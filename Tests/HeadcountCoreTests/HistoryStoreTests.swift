@@ -82,6 +82,15 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/old/rejects.csv"))
     }
 
+    /// report.html lists a shown run's rules in the order its summary.json wrote them, which
+    /// JSONSerialization forgets (show listed them sorted by name).
+    @Test func keyOrderReadsAnObjectsKeysAsWritten() {
+        let text = #"{"a": {"rules": 1}, "rules": {"z\"q": [1, {"x": 2}], "b": null, "a": {"y": "}"}}, "c": 3}"#
+        #expect(HistoryReports.keyOrder(ofMember: "rules", in: text) == [#"z\"q"#, "b", "a"])
+        #expect(HistoryReports.keyOrder(ofMember: "c", in: text) == [])
+        #expect(HistoryReports.keyOrder(ofMember: "missing", in: text) == [])
+    }
+
     /// SQLite does not wait on its busy timeout while it turns a new database's journal into a
     /// write-ahead log: runs that opened a new history at the same moment failed with "database
     /// is locked" (before the fix this test failed three times in four, 2 opens in 320 each).

@@ -72,7 +72,8 @@ import Testing
         let shown = try h.run(["show", "bad", "--out", "again"])
         #expect(shown.status == 0 && shown.stderr.isEmpty)
         #expect(shown.stdout.contains("teams.csv, audiences.csv, summary.json, report.html, rejects.csv in again/"))
-        for name in ["teams.csv", "audiences.csv", "summary.json", "rejects.csv"] {
+        // report.html too: the same figures, first rejects, and rules in the run's order.
+        for name in ["teams.csv", "audiences.csv", "summary.json", "rejects.csv", "report.html"] {
             #expect(FileManager.default.contentsEqual(atPath: h.dir + "/original/" + name,
                                                       andPath: h.dir + "/again/" + name), "\(name)")
         }

@@ -77,9 +77,16 @@ public enum HistoryReports {
         for (k, v) in totals["rejected_by_reason"] as? [String: Any] ?? [:] {
             if let reason = RejectReason(rawValue: k), let n = (v as? NSNumber)?.intValue, n > 0 { rejected[reason] = n }
         }
+        // JSONSerialization forgets the order of an object's keys; report.html lists the rules
+        // in the order the run wrote them.
+        let summaryText = try store.summaryJSON(of: run.id) ?? "{}"
+        let ruleOrder = keyOrder(ofMember: "rules", in: summaryText)
+        let rules = object("rules", in: summary).sorted {
+            (ruleOrder.firstIndex(of: $0.0) ?? Int.max, $0.0) < (ruleOrder.firstIndex(of: $1.0) ?? Int.max, $1.0)
+        }
         var data = ReportData(
             runID: run.id, label: run.label, toolVersion: run.toolVersion, startedAt: run.startedAt,
-            finishedAt: run.finishedAt ?? run.startedAt, rules: object("rules", in: summary),
+            finishedAt: run.finishedAt ?? run.startedAt, rules: rules,
             options: object("options", in: summary),
             inputs: (summary["inputs"] as? [Any] ?? []).map { JSON(any: $0) },
             teams: try store.teams(of: run.id), audiences: try store.audiences(of: run.id),
@@ -90,6 +97,51 @@ public enum HistoryReports {
         data.extraHeader = try store.teamsExtraHeader(of: run.id)
         data.asOf = run.asOf
         return data
+    }
+
+    /// The keys of the object that is member `name` of the top-level JSON object `text`, in
+    /// the order they are written; empty when there is no such object.
+    /// - Complexity: O(text), one pass over its bytes.
+    static func keyOrder(ofMember name: String, in text: String) -> [String] {
+        let bytes = Array(text.utf8)
+        var keys: [String] = []
+        var depth = 0, i = 0
+        var inside = false            // within the member's object
+        var lastString: [UInt8]?      // the last string read, a key if a colon follows
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == 0x22 {
+                var j = i + 1, s: [UInt8] = []
+                while j < bytes.count && bytes[j] != 0x22 {
+                    if bytes[j] == 0x5C { s.append(bytes[j]); j += 1 }   // an escape: keep both bytes
+                    if j < bytes.count { s.append(bytes[j]) }
+                    j += 1
+                }
+                lastString = s
+                i = j + 1
+                continue
+            }
+            switch c {
+            case 0x3A:   // a colon: the string before it was a key
+                if let key = lastString {
+                    if inside && depth == 2 { keys.append(String(decoding: key, as: UTF8.self)) }
+                    if !inside && depth == 1 && key == Array(name.utf8) {
+                        // The member's value: an object starts at the next non-blank byte.
+                        var j = i + 1
+                        while j < bytes.count && (bytes[j] == 0x20 || bytes[j] == 0x0A || bytes[j] == 0x09) { j += 1 }
+                        if j < bytes.count && bytes[j] == 0x7B { inside = true }
+                    }
+                }
+            case 0x7B, 0x5B: depth += 1
+            case 0x7D, 0x5D:
+                depth -= 1
+                if inside && depth == 1 { return keys }
+            default: break
+            }
+            if c != 0x20 && c != 0x0A && c != 0x09 && c != 0x0D { lastString = nil }
+            i += 1
+        }
+        return keys
     }
 
     /// Writes `compare.csv` and `compare.json` for two recorded runs into `directory`.
