@@ -248,6 +248,40 @@ final class ContactScanner {
         return true
     }
 
+    /// Field `index` of a malformed row's raw text (its first line, cut at 1 KiB), when it and
+    /// every field before it are whole: unquoted, or quoted with a closing quote right before a
+    /// delimiter (a field with doubled quotes is not read). nil otherwise, and for a field that
+    /// runs to the end of a raw text that was cut or holds only that one field.
+    /// - Complexity: O(raw bytes); only for rows already rejected as malformed.
+    static func readableField(_ index: Int, of raw: UnsafeRawBufferPointer, delimiter: UInt8)
+        -> UnsafeRawBufferPointer?
+    {
+        let quote: UInt8 = 0x22
+        var start = 0
+        for k in 0...index {
+            guard start <= raw.count else { return nil }
+            var end: Int
+            var field: Range<Int>
+            if start < raw.count && raw[start] == quote {
+                guard let close = raw[(start + 1)...].firstIndex(of: quote) else { return nil }
+                end = close + 1
+                field = (start + 1)..<close
+                guard end == raw.count || raw[end] == delimiter else { return nil }   // text after it, or ""
+            } else {
+                end = raw[start...].firstIndex(of: delimiter) ?? raw.count
+                field = start..<end
+                if raw[field].contains(quote) { return nil }
+            }
+            if k == index {
+                // Whole only when a delimiter ends it, or the text ends uncut with more than one field.
+                guard end < raw.count || (raw.count < RejectLog.rawLimit && index > 0) else { return nil }
+                return UnsafeRawBufferPointer(rebasing: raw[field])
+            }
+            start = end + 1
+        }
+        return nil
+    }
+
     /// A membership row: the contact id's key, the team and audience bytes; the counting
     /// thread joins it to the contacts and decides.
     @inline(__always)
@@ -279,14 +313,25 @@ final class ContactScanner {
             row.outcome = .rejected
             row.reason = reason
         }
-        // A row that could not be split into fields has no readable team (it is counted in
-        // summary.json only); one split into the wrong number of fields is still its team's
-        // rejected row when it holds the team column, as the SPEC's teams.csv asks, unless it
-        // is a single field (a stray line, not a row of this table, whose one value may be
-        // anything). In a file with no team column every row, a malformed one too, is in the
-        // fixed team.
+        // A malformed row is still its team's rejected row when its team can be read, as the
+        // SPEC's teams.csv asks; only one with no readable team is counted in summary.json alone.
+        // A row split into the wrong number of fields has a readable team when it holds the team
+        // column, unless it is a single field (a stray line, not a row of this table, whose one
+        // value may be anything); a row that could not be split (a broken quote, a row over the
+        // limit) when every field up to the team column is whole in its first line
+        // (`readableField`). In a file with no team column every row is in the fixed team.
         guard outcome == .record else {
-            row.hasTeam = c.team == nil
+            if let teamCol = c.team {
+                guard let t = Self.readableField(teamCol, of: reader.rawRecord(), delimiter: reader.delimiter),
+                      ReportJob.isValidUTF8(t)
+                else {
+                    row.hasTeam = false
+                    return reject(.malformedRow)
+                }
+                row.teamOffset = b.keep(t)
+                row.teamLength = UInt32(t.count)
+                row.teamHash = ByteInterner.stableHash(t, seed: ReportJob.teamSeed)
+            }
             return reject(.malformedRow)
         }
         let wellFormed = reader.fieldCount == c.width
