@@ -463,7 +463,7 @@ import Testing
     /// second, an ETA); nothing with `--quiet`, nor when standard error is not a terminal.
     @Test func progressShowsOnATerminalOnly() throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "util-linux script")
-        let h = Headcount()
+        let h = Headcount(); defer { h.cleanup() }
         let args = ["report", "--contacts", "legacy.csv.gz", "--out", "out", "--no-history"]
         let shown = try h.runOnTerminal(args)
         #expect(shown.status == 0, "\(shown.output)")
