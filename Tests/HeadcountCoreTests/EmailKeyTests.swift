@@ -32,6 +32,26 @@ import Testing
         return String(decoding: bytes.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 
+    /// SPEC §2's full Unicode lowercase mapping (Unicode 3.13, as Python's `str.lower()` and ICU
+    /// apply it): capital sigma that ends a word is final sigma. Expected keys from Python 3.11.
+    @Test func capitalSigmaEndingAWordIsFinalSigma() {
+        let cases = [
+            ("ΟΔΥΣΣΕΥΣ@X.GR", "οδυσσευς@x.gr"), ("Σ@x.gr", "σ@x.gr"), ("ΑΣ.Β@x.gr", "ασ.β@x.gr"),
+            ("a@ΠΑΡΑΣ", "a@παρας"), ("ΑΣ\u{301}@x.gr", "ας\u{301}@x.gr"), ("ΑΣ1@x", "ας1@x"), ("ΑΣ-Β@x", "ας-β@x"),
+            ("aΣ@x", "aς@x"), ("İΣ@x", "i\u{307}ς@x"),
+        ]
+        for (address, expected) in cases {
+            #expect(key(address) == expected, "\(address)")
+            #expect(apply(EmailNormalizer.normalizeThroughString, to: Array(address.utf8)) == expected, "\(address)")
+            // The two-byte table leaves sigma to the path that sees the letters around it.
+            #expect(apply(EmailNormalizer.normalizeTwoByte, to: Array(address.utf8)) == nil, "\(address)")
+        }
+        // The same address typed in lowercase is the same contact; words without a capital
+        // sigma still take the table.
+        #expect(key("οδυσσευς@x.gr") == key("ΟΔΥΣΣΕΥΣ@X.GR"))
+        #expect(apply(EmailNormalizer.normalizeTwoByte, to: Array("ΑΛΦΑ@x.gr".utf8)) == "αλφα@x.gr")
+    }
+
     @Test func wordAtATimeAgreesWithByteAtATimeAtEveryPosition() {
         // Every length from 1 to 40 and every position of one byte that matters: the word
         // boundaries, '@' next to letters (a borrow could mistake "@A" for two '@'), the letters

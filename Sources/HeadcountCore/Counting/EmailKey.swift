@@ -125,7 +125,8 @@ public final class EmailNormalizer {
     /// bits and the byte count in the next two; 0 where the lowercase is longer. Taken from the
     /// mapping `String.lowercased()` applies character by character, once per process.
     static let twoByteLowercase: [UInt32] = (0..<0x800).map { v in
-        guard v >= 0x80, let scalar = Unicode.Scalar(UInt32(v)) else { return 0 }
+        // Capital sigma's lowercase depends on the characters around it (`lowercased(_:)`).
+        guard v >= 0x80, v != 0x3A3, let scalar = Unicode.Scalar(UInt32(v)) else { return 0 }
         let bytes = Array(scalar.properties.lowercaseMapping.utf8)
         guard bytes.count <= 3 else { return 0 }
         var entry = bytes.enumerated().reduce(UInt32(bytes.count) << 24) {
@@ -207,13 +208,42 @@ public final class EmailNormalizer {
         guard let at = text.lastIndex(of: "@"), at != text.startIndex,
               text.index(after: at) != text.endIndex
         else { return .invalid(.invalidEmail) }
-        var lowered = text.lowercased()
+        var lowered = Self.lowercased(text)
         let n = lowered.withUTF8 { utf8 -> Int in
             let n = min(utf8.count, output.count)
             output.baseAddress!.copyMemory(from: utf8.baseAddress!, byteCount: n)
             return n
         }
         return .valid(UnsafeRawBufferPointer(start: output.baseAddress, count: n))
+    }
+
+    /// The full Unicode lowercase mapping of `text` (Unicode 3.13, toLowercase), as Python's
+    /// `str.lower()` and ICU give it: each character's full lowercase mapping, and capital sigma
+    /// as final sigma (ς) where it ends a word, which `String.lowercased()` does not do (it gave
+    /// `ΟΔΥΣΣΕΥΣ@X.GR` the key of `οδυσσευσ@x.gr`, not of `οδυσσευς@x.gr`).
+    static func lowercased(_ text: String) -> String {
+        guard text.unicodeScalars.contains("\u{3A3}") else { return text.lowercased() }
+        let scalars = Array(text.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        for (i, scalar) in scalars.enumerated() {
+            if scalar == "\u{3A3}" && isFinalSigma(at: i, in: scalars) {
+                out.append("\u{3C2}")
+            } else {
+                out.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
+            }
+        }
+        return String(out)
+    }
+
+    /// The Final_Sigma condition (Unicode 3.13, table 3-17): a cased letter before it, with only
+    /// case-ignorable characters between, and no cased letter after it past case-ignorable ones.
+    static func isFinalSigma(at i: Int, in scalars: [Unicode.Scalar]) -> Bool {
+        var j = i - 1
+        while j >= 0 && scalars[j].properties.isCaseIgnorable { j -= 1 }
+        guard j >= 0 && scalars[j].properties.isCased else { return false }
+        var k = i + 1
+        while k < scalars.count && scalars[k].properties.isCaseIgnorable { k += 1 }
+        return k == scalars.count || !scalars[k].properties.isCased
     }
 
     /// Unicode White_Space or a control character (general category Cc: U+0000–U+001F,
