@@ -466,6 +466,7 @@ struct SplitMix {
         #expect(Decimal2.percent(2, of: 3) == "66.67")
         #expect(Decimal2.percent(1, of: 8) == "12.50")
         #expect(Decimal2.percent(1, of: 800) == "0.13")
+        #expect(Decimal2.percent(1, of: 32) == "3.13")       // an exact tie, half up (README: Percentages)
         #expect(Decimal2.percent(0, of: 0) == "0.00")
         #expect(Decimal2.percent(5, of: 5) == "100.00")
         #expect(Decimal2.percent(-1, of: 8) == "-12.50")
