@@ -30,10 +30,11 @@ public enum HistoryReports {
             var data = try reportData(of: run, store: store)
             let rejected = data.rejectedByReason.values.reduce(0, +)
             if rejected > 0 {
-                if let kept = try store.rejects(of: run.id), let csv = try kept.csv() {
+                let kept = try store.rejects(of: run.id)
+                if let csv = try kept?.csv() {
                     data.rejectExamples = try KeptRejects.examples(in: csv, count: RejectLog.exampleCount)
                     try out.write("rejects.csv", csv)
-                } else if let kept = try store.rejects(of: run.id) {
+                } else if let kept {
                     notKept = "rejects.csv (\(kept.bytes) bytes) is larger than the history keeps "
                         + "(\(KeptRejects.limit >> 20) MiB): its rows are in the run's own output folder"
                 } else {
