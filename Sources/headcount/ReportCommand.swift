@@ -52,7 +52,10 @@ extension Headcount {
         @Option(help: ArgumentHelp("Unsubscribed when any record is, or only when all are.", valueName: "any|all"))
         var unsubscribedPolicy: String = "any"
 
-        @Option(help: ArgumentHelp("Fail (exit 1) when more than N rows are rejected.", valueName: "N"))
+        // Unconditional: `--max-rejects -1` takes -1 and says it must be 0 or more, where the
+        // parser read -1 as a flag and answered "Missing value".
+        @Option(parsing: .unconditional,
+                help: ArgumentHelp("Fail (exit 1) when more than N rows are rejected.", valueName: "N"))
         var maxRejects: Int?
 
         @Flag(help: "Fail on the first rejected row (--max-rejects 0).")
