@@ -31,4 +31,25 @@ import Testing
         #expect(field(0, String(cut.prefix(1024))) == "t1")
         #expect(field(1, String(cut.prefix(1024))) == nil)             // runs into the cut
     }
+
+    /// Any bytes at all: no crash; a field read never holds a quote (a quoted one may hold the
+    /// delimiter), and is what splitting the text at its delimiters gives where nothing is quoted.
+    @Test func anyBytesGiveAWholeFieldOrNone() {
+        var rng = SplitMix(state: 11)
+        let alphabet: [UInt8] = [0x61, 0x62, 0x2C, 0x22, 0x0A, 0x0D, 0x09, 0xFF]
+        var read = 0
+        for _ in 0..<20_000 {
+            let raw = (0..<Int(rng.next() % 12)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+            let index = Int(rng.next() % 4)
+            let got = raw.withUnsafeBytes { ContactScanner.readableField(index, of: $0, delimiter: 0x2C).map(Array.init) }
+            guard let got else { continue }
+            read += 1
+            #expect(!got.contains(0x22), "\(raw) \(index)")
+            if !raw.contains(0x22) {
+                let parts = raw.split(separator: 0x2C, omittingEmptySubsequences: false)
+                #expect(index < parts.count && Array(parts[index]) == got, "\(raw) \(index)")
+            }
+        }
+        #expect(read > 1_000)
+    }
 }
