@@ -66,9 +66,8 @@ public enum HistoryReports {
     /// A complete run's `ReportData`, rebuilt from the history (rules, options and inputs
     /// from its stored `summary.json`; reject examples are not kept).
     public static func reportData(of run: RunRecord, store: HistoryStore) throws -> ReportData {
-        let summary = (try store.summaryJSON(of: run.id)).flatMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        } ?? [:]
+        let summaryText = try store.summaryJSON(of: run.id) ?? "{}"
+        let summary = (try? JSONSerialization.jsonObject(with: Data(summaryText.utf8)) as? [String: Any]) ?? [:]
         func object(_ key: String, in dict: [String: Any]) -> [(String, JSON)] {
             if case .object(let members) = JSON(any: dict[key] as Any) { return members }
             return []
@@ -80,7 +79,6 @@ public enum HistoryReports {
         }
         // JSONSerialization forgets the order of an object's keys; report.html lists the rules
         // in the order the run wrote them.
-        let summaryText = try store.summaryJSON(of: run.id) ?? "{}"
         let ruleOrder = keyOrder(ofMember: "rules", in: summaryText)
         let rules = object("rules", in: summary).sorted {
             (ruleOrder.firstIndex(of: $0.0) ?? Int.max, $0.0) < (ruleOrder.firstIndex(of: $1.0) ?? Int.max, $1.0)

@@ -313,6 +313,13 @@ final class ContactScanner {
             row.outcome = .rejected
             row.reason = reason
         }
+        /// Keeps the row's team id and its hash; returns the hash.
+        func keep(team t: UnsafeRawBufferPointer) -> UInt64 {
+            row.teamOffset = b.keep(t)
+            row.teamLength = UInt32(t.count)
+            row.teamHash = ByteInterner.stableHash(t, seed: ReportJob.teamSeed)
+            return row.teamHash
+        }
         // A malformed row is still its team's rejected row when its team can be read, as the
         // SPEC's teams.csv asks; only one with no readable team is counted in summary.json alone.
         // A row split into the wrong number of fields has a readable team when it holds the team
@@ -328,9 +335,7 @@ final class ContactScanner {
                     row.hasTeam = false
                     return reject(.malformedRow)
                 }
-                row.teamOffset = b.keep(t)
-                row.teamLength = UInt32(t.count)
-                row.teamHash = ByteInterner.stableHash(t, seed: ReportJob.teamSeed)
+                _ = keep(team: t)
             }
             return reject(.malformedRow)
         }
@@ -346,10 +351,7 @@ final class ContactScanner {
                 row.hasTeam = false
                 return reject(wellFormed ? .invalidUTF8 : .malformedRow)
             }
-            row.teamOffset = b.keep(t)
-            row.teamLength = UInt32(t.count)
-            teamHash = ByteInterner.stableHash(t, seed: ReportJob.teamSeed)
-            row.teamHash = teamHash
+            teamHash = keep(team: t)
         }
         guard wellFormed else { return reject(.malformedRow) }
         if let asOf = c.asOf {
