@@ -107,7 +107,7 @@ enum Interrupts {
         sigaddset(&signals, SIGTERM)
         // Blocked here, and so in every thread started from now on; the one below takes them.
         pthread_sigmask(SIG_BLOCK, &signals, nil)
-        let started = Workers.start(limited: false) {
+        let started = Workers.start(limited: false, name: "hc-signals") {
             var wanted = signals
             var sig: Int32 = 0
             while sigwait(&wanted, &sig) != 0 {}

@@ -75,7 +75,7 @@ public final class PrefetchingReader: ChunkSource {
         self.headroom = headroom
         empty = (0..<depth).map { _ in Chunk(size: chunkSize, headroom: headroom) }
         self.position = position
-        try Workers.start("decompressing") { [self] in self.produce(from: source) }
+        try Workers.start("decompressing", name: "hc-inflate") { [self] in self.produce(from: source) }
     }
 
     deinit {

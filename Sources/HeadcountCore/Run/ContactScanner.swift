@@ -168,7 +168,7 @@ final class ContactScanner {
          deliver: @escaping (ScanItem) -> Void) throws {
         empty = (0..<depth).map { _ in RowBatch() }
         try OpenedInput.located(input.path) {
-            try Workers.start("scanning") { [self] in self.scan(input, columns, lane, deliver) }
+            try Workers.start("scanning", name: "hc-scan") { [self] in self.scan(input, columns, lane, deliver) }
         }
     }
 

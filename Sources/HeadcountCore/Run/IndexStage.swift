@@ -48,7 +48,7 @@ final class IndexStage {
         self.temporaryDirectory = temporaryDirectory
         index.maxBytes = budget
         heldBytes = index.bytes
-        try Workers.start("the contact index") { [self] in self.run() }
+        try Workers.start("the contact index", name: "hc-index") { [self] in self.run() }
     }
 
     /// Stops the index's thread, waits for it (its work is never blocked, so this is short),

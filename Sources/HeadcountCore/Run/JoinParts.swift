@@ -162,7 +162,7 @@ private final class PartQueue {
             condition.lock()
             running += 1
             condition.unlock()
-            if !Workers.start({ [self] in work() }) {
+            if !Workers.start(name: "hc-join", { [self] in work() }) {
                 condition.lock()
                 running -= 1
                 condition.unlock()

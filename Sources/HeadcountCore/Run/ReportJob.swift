@@ -697,7 +697,7 @@ private final class Recording: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
-        if !Workers.start(record) { record() }
+        if !Workers.start(name: "hc-history", record) { record() }
     }
 
     /// Waits for the recording to end (at once when none was started).

@@ -1,3 +1,4 @@
+import CIntrinsics
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -34,7 +35,9 @@ public enum Workers {
     /// Starts `body` on a new thread; false, running nothing, when the system refuses one.
     /// - Parameter limited: whether `HEADCOUNT_MAX_THREADS` applies (not to the thread that
     ///   takes the signals, started before any work).
-    public static func start(limited: Bool = true, _ body: @escaping () -> Void) -> Bool {
+    /// - Parameter name: the thread's name, as `top -H`, `ps -L` and `perf` show it (Linux keeps
+    ///   15 bytes); every thread of the run used to show as `headcount`.
+    public static func start(limited: Bool = true, name: String = "hc-worker", _ body: @escaping () -> Void) -> Bool {
         if limited {
             lock.lock()
             let allow = started < allowed
@@ -47,7 +50,10 @@ public enum Workers {
         defer { pthread_attr_destroy(&attributes) }
         pthread_attr_setstacksize(&attributes, stackSize)
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let job = Unmanaged.passRetained(Job(body)).toOpaque()
+        let job = Unmanaged.passRetained(Job {
+            headcount_name_thread(name)
+            body()
+        }).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, &attributes, { context in
             Unmanaged<Job>.fromOpaque(context!).takeRetainedValue().body()
@@ -62,8 +68,9 @@ public enum Workers {
 
     /// Starts `body` on a new thread, or fails the run when the system refuses one.
     /// - Throws: `.environment`, naming what the thread was for.
-    static func start(_ purpose: String, _ body: @escaping () -> Void) throws {
-        guard start(body) else {
+    /// - Parameter name: the thread's name (see `start(limited:name:_:)`).
+    static func start(_ purpose: String, name: String, _ body: @escaping () -> Void) throws {
+        guard start(name: name, body) else {
             throw HeadcountError(.environment, "cannot start a thread for \(purpose): the system refused one "
                                  + "(a limit on processes or on memory)")
         }

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+@testable import HeadcountCore
+
+/// The run's threads carry names, so that `top -H`, `ps -L` and `perf` tell them apart.
+@Suite struct WorkersTests {
+    /// The calling thread's name as the system keeps it.
+    static func ownName() -> String {
+        #if os(Linux)
+        let text = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+        return text.trimmingCharacters(in: .newlines)
+        #else
+        return ""
+        #endif
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/thread-self/comm")))
+    func aStartedThreadCarriesItsName() {
+        for (given, kept) in [("hc-inflate", "hc-inflate"), ("hc-a-name-of-twenty", "hc-a-name-of-tw")] {
+            let done = NSCondition()
+            var seen: String?
+            #expect(Workers.start(name: given) {
+                let name = Self.ownName()
+                done.lock()
+                seen = name
+                done.signal()
+                done.unlock()
+            })
+            done.lock()
+            while seen == nil { done.wait() }
+            done.unlock()
+            #expect(seen == kept)
+        }
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/thread-self/comm")))
+    func sharedWorkIsDoneByANamedWorker() {
+        // Two calls that each wait for the other to begin: they run on two threads at once,
+        // this one and a started worker.
+        let meet = NSCondition()
+        var arrived = 0
+        var names: [String] = []
+        Workers.forEach(2) { _ in
+            let name = Self.ownName()
+            meet.lock()
+            arrived += 1
+            names.append(name)
+            meet.broadcast()
+            while arrived < 2 { meet.wait() }
+            meet.unlock()
+        }
+        #expect(Set(names) == [Self.ownName(), "hc-worker"])
+    }
+}
