@@ -12,7 +12,23 @@
 #endif
 #if defined(__linux__)
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
+
+/* Moves a mapping of old_bytes into one of new_bytes, wherever the kernel finds room, without
+   copying its pages (Linux's mremap with MREMAP_MAYMOVE, which glibc declares only under
+   _GNU_SOURCE); the added pages read as zeros. Returns (void *)-1 on failure (errno set), and
+   everywhere but Linux, where the caller copies instead. */
+static inline void *headcount_remap(void *old, size_t old_bytes, size_t new_bytes) {
+#if defined(__linux__)
+    long moved = syscall(SYS_mremap, old, old_bytes, new_bytes, 1L /* MREMAP_MAYMOVE */, 0L);
+    return moved == -1 ? (void *)-1 : (void *)moved;
+#else
+    (void)old; (void)old_bytes; (void)new_bytes;
+    return (void *)-1;
+#endif
+}
 
 /* Names the calling thread as `top -H`, `ps -L` and `perf` show it (at most 15 bytes are
    kept); prctl is variadic, which Swift cannot call. Elsewhere, nothing. */

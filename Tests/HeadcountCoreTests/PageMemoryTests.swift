@@ -40,4 +40,35 @@ import Testing
         let after = try #require(virtualKiB())
         #expect(after - before < 1 << 20, "virtual memory grew by \(after - before) KiB")
     }
+
+    @Test func aGrownArrayKeepsItsElementsAndAddsZeros() throws {
+        // From a part of a page, from whole pages, and through several growths in a row.
+        for (first, sizes) in [(3, [5, 4096, 300_003]), (1 << 12, [(1 << 12) + 1, 1 << 18, 1 << 20])] {
+            var count = first
+            var p = PageMemory.allocate(UInt64.self, count: count)
+            for i in 0..<count { p[i] = UInt64(i) &* 0x9E37_79B9 | 1 }
+            for next in sizes {
+                let (grown, prefault) = PageMemory.grow(p, from: count, to: next)
+                // Written while the new pages may still be faulting in on the other thread.
+                grown[next - 1] = 7
+                prefault?.wait()
+                #expect((0..<count).allSatisfy { grown[$0] == UInt64($0) &* 0x9E37_79B9 | 1 }, "\(count) → \(next)")
+                #expect((count..<next - 1).allSatisfy { grown[$0] == 0 }, "\(count) → \(next)")
+                for i in count..<next { grown[i] = UInt64(i) &* 0x9E37_79B9 | 1 }
+                (p, count) = (grown, next)
+            }
+            PageMemory.free(p, count: count)
+        }
+        // Nothing is left mapped: twenty arrays grown from 4 to 32 MiB come and go (left mapped,
+        // they would add 720 MiB; the margin is for the tests running beside this one).
+        let before = try #require(virtualKiB())
+        for _ in 0..<20 {
+            let p = PageMemory.allocate(UInt64.self, count: 1 << 19)
+            let (grown, prefault) = PageMemory.grow(p, from: 1 << 19, to: 1 << 22)
+            prefault?.wait()
+            PageMemory.free(grown, count: 1 << 22)
+        }
+        let after = try #require(virtualKiB())
+        #expect(after - before < 256 << 10, "virtual memory grew by \(after - before) KiB")
+    }
 }

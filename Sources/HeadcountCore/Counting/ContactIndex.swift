@@ -47,6 +47,8 @@ public final class ContactIndex {
     private var dense: UnsafeMutablePointer<DenseEntry>?
     private var denseCapacity = 0
     private var denseCount = 0
+    /// The dense array's last growth, its new pages still being faulted in.
+    private var densePrefault: PageMemory.Prefault?
     /// Whether some decimal id went to the hashed table (its number was too large then).
     private var decimalsHashed = false
     /// The entries of ids in the teams other than their own entry's, keyed by `key(_:inTeam:)`;
@@ -81,6 +83,7 @@ public final class ContactIndex {
 
     deinit {
         PageMemory.free(slots, count: capacity)
+        densePrefault?.wait()
         if let dense { PageMemory.free(dense, count: denseCapacity) }
     }
 
@@ -181,12 +184,12 @@ public final class ContactIndex {
             newCapacity = max(wanted, room)
             isFull = true
         }
-        let bigger = PageMemory.allocate(DenseEntry.self, count: newCapacity)
         if let dense {
-            bigger.update(from: dense, count: denseCapacity)
-            PageMemory.free(dense, count: denseCapacity)
+            densePrefault?.wait()
+            (self.dense, densePrefault) = PageMemory.grow(dense, from: denseCapacity, to: newCapacity)
+        } else {
+            dense = PageMemory.allocate(DenseEntry.self, count: newCapacity)
         }
-        dense = bigger
         denseCapacity = newCapacity
     }
 
