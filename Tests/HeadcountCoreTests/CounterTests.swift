@@ -239,6 +239,39 @@ struct SplitMix {
         #expect(r.audienceExclusive == [1, 1])
     }
 
+    /// Rows that are nearly all new contacts (a global layout's contacts file) fill the staging
+    /// buffers in step: when the first table fills, every other one has a buffer of records not
+    /// yet applied. Counted with what they have staged, all tables grow together from the first
+    /// fill; counted by their contacts alone, each grew by itself as its buffer came in.
+    @Test func tablesOfNewContactsGrowTogetherFromTheFirstFill() throws {
+        let teams = 5, audiences = 20
+        var rng = SplitMix(state: 41)
+        let rows = (0..<300_000).map { i in
+            Row(team: i % teams, audience: rng.below(4) == 0 ? nil : i % teams + teams * rng.below(4),
+                email: "c\(i)@x.io", unsubscribed: rng.below(8) == 0)
+        }
+        let expected = model(rows, teams: teams, audiences: audiences, policy: .any)
+        var grown: [Bool: (alone: Int, together: Int)] = [:]
+        for mostlyNew in [false, true] {
+            // Tables of 1,024 slots fill during their second buffer of 512 records, while the
+            // others hold one buffer (half full) and have the next one staged. The rows stand for
+            // the first quarter of a dump, so that tables grow by several times, as in a large one.
+            let counter = PartitionedCounter(threads: 2, maxStaging: 512)
+            counter.recordsAreMostlyNew = mostlyNew
+            for (i, row) in rows.enumerated() {
+                if i % 1000 == 0 { counter.noteProgress(Double(i) / Double(rows.count) / 4) }
+                let key = Array(row.email.utf8).withUnsafeBytes { ByteHash.hash128($0, seed: UInt64(row.team) &* 7919) }
+                counter.insert(key, team: UInt32(row.team), audience: row.audience.map(UInt32.init) ?? noAudience,
+                               flags: row.unsubscribed ? .unsubscribed : .subscribed)
+            }
+            grown[mostlyNew] = (counter.tablesGrownAlone, counter.tablesGrownTogether)
+            let audienceTeam = (0..<audiences).map { UInt32($0 % teams) }
+            #expect(try counter.finish(teams: teams, audienceTeam: audienceTeam, policy: .any) == expected)
+        }
+        #expect(grown[false]!.alone >= 255, "by their contacts alone, each table grew by itself: \(grown)")
+        #expect(grown[true]!.alone == 0 && grown[true]!.together >= 256, "\(grown)")
+    }
+
     /// With several threads, tables that fill at about the same time grow together on all of
     /// them. Records reach the tables 64 at a time per partition, so that, as in a large dump,
     /// they fill side by side. The counts are the set model's for every thread count and for

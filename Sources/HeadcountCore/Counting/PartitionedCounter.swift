@@ -274,11 +274,23 @@ public final class PartitionedCounter: ContactCounter {
     private var spillDirectory: String?
     /// Tables grown by `growTogether` (for the tests).
     private(set) var tablesGrownTogether = 0
+    /// Tables grown one at a time, as they filled (for the tests).
+    private(set) var tablesGrownAlone = 0
     /// The most spilled partitions `finish` merged at once (for the tests).
     private(set) var mergesAtOnce = 0
     /// Called by `finish` after each spilled partition is merged, with the partitions merged
     /// and the partitions spilled, on the thread that merged it (for a progress line).
     public var onMerged: ((Int, Int) -> Void)?
+    /// Whether nearly every record is a contact not seen before: the rows of a global layout's
+    /// contacts file, one per contact. Tables then grow by the records staged for them as well as
+    /// by their contacts (`growTogether`). In a legacy dump an address has a row per audience,
+    /// and a table's contacts alone project its size (M: final tables at 68% load).
+    ///
+    /// M-global without it: the tables grew one at a time at 14% and at 28% of the contacts,
+    /// each on the counting thread while the others waited, then all together by half again at
+    /// 98% (678 MiB of new tables over the run, for 353 MiB at the end); with it, once, together,
+    /// at the first fill.
+    public var recordsAreMostlyNew = false
     /// Whether the tables stopped growing and records go to disk.
     public private(set) var isSpilling = false
     private var tableBytes = 0
@@ -372,7 +384,7 @@ public final class PartitionedCounter: ContactCounter {
         let count = p.stagedCount
         var j = 0
         while j < count {
-            if table.isFull && !isSpilling && growTogether(with: p) { continue }
+            if table.isFull && !isSpilling && growTogether(with: p, pending: count - j) { continue }
             if table.isFull {
                 let wanted = Int(Double(table.capacity) * growthFactor)
                 let growth = (wanted - table.capacity) * MemoryLayout<Slot>.stride
@@ -388,6 +400,7 @@ public final class PartitionedCounter: ContactCounter {
                 }
                 tableBytes += growth
                 table.grow(to: wanted)
+                tablesGrownAlone += 1
             }
             if j + Self.prefetchAhead < count { table.prefetch(staged[j + Self.prefetchAhead].low) }
             let r = staged[j]
@@ -405,14 +418,22 @@ public final class PartitionedCounter: ContactCounter {
     /// Grown one by one as each fills, they were one long stretch of work for the counting
     /// thread alone (M: 0.2 s, rehashing 3M contacts into 300 MB of new tables) while the
     /// reading and scanning threads, their queues full, waited and a core sat idle.
-    private func growTogether(with p: Partition) -> Bool {
+    ///
+    /// When every record is expected to be a new contact (`recordsAreMostlyNew`), a table counts
+    /// its staged records as contacts too (`pending` of them for `p`, which is applying its
+    /// own): the staging buffers fill in step, so when one table fills, every other one has a
+    /// buffer's worth of records fewer applied, and counted by its contacts alone none was due.
+    private func growTogether(with p: Partition, pending: Int) -> Bool {
         guard threads > 1 else { return false }
-        let due = partitions.filter { $0 === p || $0.table.count * 5 >= $0.table.capacity * 3 }
+        let ahead = recordsAreMostlyNew
+        /// A table's contacts, and for mostly new records, those still staged for it.
+        func expected(_ q: Partition) -> Int { q.table.count + (!ahead ? 0 : q === p ? pending : q.stagedCount) }
+        let due = partitions.filter { $0 === p || expected($0) * 5 >= $0.table.capacity * 3 }
         guard due.count > 1 else { return false }
         // What the table will need by the end of the input, projected from its contacts (the
         // growth of a full table is the same), and more than it has.
         let factor = growthFactor
-        let wanted = due.map { max(Int(Double($0.table.count) * 4 / 3 * factor), $0.table.capacity + 1) }
+        let wanted = due.map { max(Int(Double(expected($0)) * 4 / 3 * factor), $0.table.capacity + 1) }
         let adding = wanted.reduce(0, +) * MemoryLayout<Slot>.stride
         // As if every old and new table were held at once (a worker frees each old one as soon
         // as it has moved, so the real peak is lower).

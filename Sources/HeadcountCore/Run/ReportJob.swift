@@ -132,8 +132,12 @@ public final class ReportJob {
                                         temporaryDirectory: config.temporaryDirectory)
             contactBytes = contacts.map { $0.size ?? 0 }.reduce(0, +)
             allBytes = contactBytes + memberships.map { $0.size ?? 0 }.reduce(0, +)
-            // Every contact must be known before a membership is joined.
+            // Every contact must be known before a membership is joined. In the global layout a
+            // contacts file has a row per contact, so nearly every row is a new one; a membership
+            // adds an audience to a contact already counted.
+            counter.recordsAreMostlyNew = !memberships.isEmpty
             try read(contacts, firstLane: 0, rejects: rejects)
+            counter.recordsAreMostlyNew = false
             try read(memberships, firstLane: contacts.count, rejects: rejects)
             if let spill = try indexStage?.takeSpill() {
                 joinedOnDisk = true
