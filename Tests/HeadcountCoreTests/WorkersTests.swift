@@ -51,4 +51,24 @@ import Testing
         }
         #expect(Set(names) == [Self.ownName(), "hc-worker"])
     }
+
+    struct Refused: Error {}
+
+    @Test func backgroundWorkHandsBackWhatItThrew() {
+        let failing = BackgroundWork(name: "hc-test") { throw Refused() }
+        #expect(failing.wait() is Refused)
+        // Waiting again gives the same answer.
+        #expect(failing.wait() is Refused)
+        let finished = NSCondition()
+        var ranOn: String?
+        let working = BackgroundWork(name: "hc-test") {
+            finished.lock()
+            ranOn = Self.ownName()
+            finished.unlock()
+        }
+        #expect(working.wait() == nil)
+        finished.lock()
+        if FileManager.default.fileExists(atPath: "/proc/thread-self/comm") { #expect(ranOn == "hc-test") }
+        finished.unlock()
+    }
 }

@@ -48,7 +48,7 @@ public final class ContactIndex {
     private var denseCapacity = 0
     private var denseCount = 0
     /// The dense array's last growth, its new pages still being faulted in.
-    private var densePrefault: PageMemory.Prefault?
+    private var densePrefault: BackgroundWork?
     /// Whether some decimal id went to the hashed table (its number was too large then).
     private var decimalsHashed = false
     /// The entries of ids in the teams other than their own entry's, keyed by `key(_:inTeam:)`;

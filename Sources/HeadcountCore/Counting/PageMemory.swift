@@ -60,13 +60,13 @@ public enum PageMemory {
     /// `pointer`'s `count` elements (from `allocate`, or an earlier `grow`) in a mapping of
     /// `newCount`, the added elements zeroed; the old mapping is gone. On Linux its pages move
     /// (`mremap`): none is copied or zeroed again, and the added ones are faulted in writable on a
-    /// thread of their own (`Prefault`), so that the caller goes on at once. An array that grows
+    /// thread of their own (`prefault`), so that the caller goes on at once. An array that grows
     /// from 48 to 193 MiB (the contact index on M-global) took 0.64 s to fault in, while every
     /// other thread of the run waited on this one. Elsewhere, a new mapping and a copy.
     /// - Returns: the elements, and the fault-in still running, which the caller waits for
     ///   before it grows or frees the mapping again.
     static func grow<T>(_ pointer: UnsafeMutablePointer<T>, from count: Int,
-                        to newCount: Int) -> (UnsafeMutablePointer<T>, Prefault?) {
+                        to newCount: Int) -> (UnsafeMutablePointer<T>, BackgroundWork?) {
         precondition(count > 0 && newCount > count, "growing an array that has none, or to fewer elements")
         let oldBytes = length(count, MemoryLayout<T>.stride), bytes = length(newCount, MemoryLayout<T>.stride)
         #if os(Linux)
@@ -74,8 +74,8 @@ public enum PageMemory {
             refused(HeadcountError(.environment, "out of memory: the system refused \(bytes) bytes for a hash table; "
                                    + "bound the run with --memory-limit, below the memory it may map (ulimit -v)"))
         }
-        let prefault = bytes > oldBytes ? Prefault(moved + oldBytes, bytes: bytes - oldBytes) : nil
-        return (moved.bindMemory(to: T.self, capacity: newCount), prefault)
+        let faulting = bytes > oldBytes ? prefault(moved + oldBytes, bytes: bytes - oldBytes) : nil
+        return (moved.bindMemory(to: T.self, capacity: newCount), faulting)
         #else
         let bigger = allocate(T.self, count: newCount)
         bigger.update(from: pointer, count: count)
@@ -84,30 +84,13 @@ public enum PageMemory {
         #endif
     }
 
-    /// Pages being faulted in writable (`MADV_POPULATE_WRITE`) on a thread of their own, or on
-    /// the caller's when the system will not start one.
-    final class Prefault {
-        private let condition = NSCondition()
-        private var done = false
-
-        init(_ start: UnsafeMutableRawPointer, bytes: Int) {
-            let run = { [self] in
-                #if os(Linux)
-                _ = madvise(start, bytes, populateWrite)
-                #endif
-                condition.lock()
-                done = true
-                condition.broadcast()
-                condition.unlock()
-            }
-            if !Workers.start(name: "hc-prefault", run) { run() }
-        }
-
-        /// Returns once the pages are in.
-        func wait() {
-            condition.lock()
-            while !done { condition.wait() }
-            condition.unlock()
+    /// Faults `bytes` from `start` in, writable (`MADV_POPULATE_WRITE`), on a thread of its own
+    /// (or the caller's when the system will not start one).
+    static func prefault(_ start: UnsafeMutableRawPointer, bytes: Int) -> BackgroundWork {
+        BackgroundWork(name: "hc-prefault") {
+            #if os(Linux)
+            _ = madvise(start, bytes, populateWrite)
+            #endif
         }
     }
 

@@ -159,13 +159,13 @@ public final class ReportJob {
             let data = makeReportData(result, inputs: all.map(\.stats), rejects: rejects)
             // The history records the results while the report files are rendered: neither
             // needs the other, and the history's 150,000 rows of a large run take as long.
-            let recording = Recording()
+            var recording: BackgroundWork?
             if let history {
                 let records = all.map(\.stats.record)
                 // The rejects file is complete (closed above) under its temporary name.
                 let rejectsPath = rejects.total > 0 ? out.temporaryPath(for: "rejects.csv") : nil
                 let rejectRows = rejects.total
-                recording.start {
+                recording = BackgroundWork(name: "hc-history") {
                     let kept = try rejectsPath.map { try KeptRejects.read(path: $0, rows: rejectRows) }
                     try history.complete(data, inputs: records,
                                          summaryJSON: String(decoding: ReportRenderer.summaryJSON(data), as: UTF8.self),
@@ -176,14 +176,12 @@ public final class ReportJob {
             do {
                 files = try ReportRenderer.stage(data, formats: config.formats, in: out, keepRejects: rejects.total > 0)
             } catch {
-                recording.wait()
-                if recording.error == nil {
+                if recording?.wait() == nil {
                     try? history?.fail(id: runID, error: "\(error)", finishedAt: data.finishedAt, evenIfComplete: true)
                 }
                 throw error
             }
-            recording.wait()
-            if let error = recording.error { throw error }
+            if let error = recording?.wait() { throw error }
             do {
                 try out.commit()
             } catch {
@@ -680,35 +678,6 @@ public final class ReportJob {
             ("blank_lines", .int(s.blankLines)),
             ("rejected_by_reason", .object(RejectReason.allCases.sorted().map { ($0.rawValue, .int(s.rejected[$0] ?? 0)) })),
         ])
-    }
-}
-
-/// The recording of a run in the history on another thread, and its error, read after `wait`.
-private final class Recording: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var running = false
-    private(set) var error: Error?
-
-    /// Runs `body` on a thread of its own, or here when the system will not start one.
-    func start(_ body: @escaping () throws -> Void) {
-        running = true
-        let record = { [self] in
-            let failure: Error?
-            do { try body(); failure = nil } catch { failure = error }
-            condition.lock()
-            error = failure
-            running = false
-            condition.broadcast()
-            condition.unlock()
-        }
-        if !Workers.start(name: "hc-history", record) { record() }
-    }
-
-    /// Waits for the recording to end (at once when none was started).
-    func wait() {
-        condition.lock()
-        while running { condition.wait() }
-        condition.unlock()
     }
 }
 

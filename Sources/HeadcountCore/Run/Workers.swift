@@ -148,3 +148,34 @@ public enum Workers {
         }
     }
 }
+
+/// Work on a thread of its own, started at once (or run on the caller's thread when the system
+/// will not start one), that its owner waits for later: the history's recording while the report
+/// files are written, the faulting-in of a grown array's pages.
+final class BackgroundWork: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var running = true
+    private var failure: Error?
+
+    init(name: String, _ body: @escaping () throws -> Void) {
+        let run = { [self] in
+            let caught: Error?
+            do { try body(); caught = nil } catch { caught = error }
+            condition.lock()
+            failure = caught
+            running = false
+            condition.broadcast()
+            condition.unlock()
+        }
+        if !Workers.start(name: name, run) { run() }
+    }
+
+    /// Waits for the work to end; returns what it threw, nil when it did not.
+    @discardableResult
+    func wait() -> Error? {
+        condition.lock()
+        defer { condition.unlock() }
+        while running { condition.wait() }
+        return failure
+    }
+}
