@@ -87,7 +87,7 @@ public enum PageMemory {
     /// Faults `bytes` from `start` in, writable (`MADV_POPULATE_WRITE`), on a thread of its own
     /// (or the caller's when the system will not start one).
     static func prefault(_ start: UnsafeMutableRawPointer, bytes: Int) -> BackgroundWork {
-        BackgroundWork(name: "hc-prefault") {
+        BackgroundWork(name: "hc-prefault", limited: false) {
             #if os(Linux)
             _ = madvise(start, bytes, populateWrite)
             #endif
