@@ -127,6 +127,33 @@ import Testing
         #expect(runs.map { $0["status"] as? String } == ["failed", "failed", "complete", "complete"], "\(runs)")
     }
 
+    /// Faulting in the contact index's grown array on a thread of its own only makes the run
+    /// sooner: that thread never takes the place of one the run needs. A join of two files needs
+    /// five (the index, and two per file). Read from a pipe, whose size is unknown, the index's
+    /// array starts at 131,072 entries, and 140,000 numbered contacts grow it (too few for the
+    /// counting tables to grow).
+    @Test func faultingInTheIndexTakesNoThreadTheRunNeeds() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        var contacts = "team_id,contact_id,email\n", memberships = "contact_id,audience_id\n"
+        for id in 1...140_000 {
+            contacts += "t\(id % 7),\(id),p\(id)@x.io\n"
+            if id % 3 == 0 { memberships += "\(id),a\(id % 5)\n" }
+        }
+        try Data(memberships.utf8).write(to: URL(fileURLWithPath: h.dir + "/memberships.csv"))
+        let args = ["report", "--contacts", "-", "--memberships", "memberships.csv", "--no-history", "--quiet"]
+        let full = try h.run(args + ["--out", "full"], stdin: Array(contacts.utf8))
+        #expect(full.status == 0, "\(full.stderr)")
+        let five = try h.run(args + ["--out", "five"], stdin: Array(contacts.utf8), env: ["HEADCOUNT_MAX_THREADS": "5"])
+        #expect(five.status == 0, "\(five.stderr)")
+        for name in ["teams.csv", "audiences.csv"] {
+            #expect(five.file(name, in: "five") == full.file(name, in: "full"), "\(name)")
+        }
+        // Team t0: the 20,000 ids divisible by 7, of which the 6,666 divisible by 21 are in one of
+        // five audiences.
+        #expect(full.file("teams.csv", in: "full")?.contains("\nt0,20000,5,6666,20000,0,0.00,0,13334,0\n") == true,
+                "\(full.file("teams.csv", in: "full") ?? "")")
+    }
+
     @Test func aHistoryLockedLongerThanTheBusyTimeoutFailsTheRun() throws {
         let h = Headcount(); defer { h.cleanup() }
         try h.report(["legacy.csv.gz"], ["--label", "first"])
