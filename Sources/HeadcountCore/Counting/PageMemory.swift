@@ -40,6 +40,12 @@ public enum PageMemory {
     static let refuseFrom = ProcessInfo.processInfo.environment["HEADCOUNT_REFUSE_MAPPINGS_FROM"].flatMap { Int($0) }
         ?? Int.max
 
+    /// Ends the run: the system would not map `bytes` more (see `refused`).
+    private static func refuse(_ bytes: Int) -> Never {
+        refused(HeadcountError(.environment, "out of memory: the system refused \(bytes) bytes for a hash table; "
+                               + "bound the run with --memory-limit, below the memory it may map (ulimit -v)"))
+    }
+
     /// `count` zeroed elements on fresh pages; for 0, a placeholder that maps nothing (a tallied
     /// partition's table), which `free` leaves alone.
     static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
@@ -48,8 +54,7 @@ public enum PageMemory {
         guard bytes < refuseFrom,
               let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED
         else {
-            refused(HeadcountError(.environment, "out of memory: the system refused \(bytes) bytes for a hash table; "
-                                   + "bound the run with --memory-limit, below the memory it may map (ulimit -v)"))
+            refuse(bytes)
         }
         #if os(Linux)
         _ = madvise(p, bytes, populateWrite)
@@ -71,8 +76,7 @@ public enum PageMemory {
         let oldBytes = length(count, MemoryLayout<T>.stride), bytes = length(newCount, MemoryLayout<T>.stride)
         #if os(Linux)
         guard bytes < refuseFrom, let moved = headcount_remap(pointer, oldBytes, bytes), moved != MAP_FAILED else {
-            refused(HeadcountError(.environment, "out of memory: the system refused \(bytes) bytes for a hash table; "
-                                   + "bound the run with --memory-limit, below the memory it may map (ulimit -v)"))
+            refuse(bytes)
         }
         let faulting = bytes > oldBytes ? prefault(moved + oldBytes, bytes: bytes - oldBytes) : nil
         return (moved.bindMemory(to: T.self, capacity: newCount), faulting)

@@ -425,9 +425,11 @@ public final class PartitionedCounter: ContactCounter {
     /// buffer's worth of records fewer applied, and counted by its contacts alone none was due.
     private func growTogether(with p: Partition, pending: Int) -> Bool {
         guard threads > 1 else { return false }
-        let ahead = recordsAreMostlyNew
         /// A table's contacts, and for mostly new records, those still staged for it.
-        func expected(_ q: Partition) -> Int { q.table.count + (!ahead ? 0 : q === p ? pending : q.stagedCount) }
+        func expected(_ q: Partition) -> Int {
+            guard recordsAreMostlyNew else { return q.table.count }
+            return q.table.count + (q === p ? pending : q.stagedCount)
+        }
         let due = partitions.filter { $0 === p || expected($0) * 5 >= $0.table.capacity * 3 }
         guard due.count > 1 else { return false }
         // What the table will need by the end of the input, projected from its contacts (the
