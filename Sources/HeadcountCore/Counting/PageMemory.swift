@@ -48,7 +48,9 @@ public enum PageMemory {
 
     /// `count` zeroed elements on fresh pages; for 0, a placeholder that maps nothing (a tallied
     /// partition's table), which `free` leaves alone.
-    static func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+    /// - Parameter populated: whether the pages are faulted in now; false leaves that to
+    ///   `populate`, on the thread that will fill them.
+    static func allocate<T>(_ type: T.Type, count: Int, populated: Bool = true) -> UnsafeMutablePointer<T> {
         if count == 0 { return UnsafeMutablePointer(bitPattern: page)! }
         let bytes = length(count, MemoryLayout<T>.stride)
         guard bytes < refuseFrom,
@@ -56,10 +58,15 @@ public enum PageMemory {
         else {
             refuse(bytes)
         }
-        #if os(Linux)
-        _ = madvise(p, bytes, populateWrite)
-        #endif
+        if populated { populate(p.bindMemory(to: T.self, capacity: count), count: count) }
         return p.bindMemory(to: T.self, capacity: count)
+    }
+
+    /// Faults in, writable, the pages of `count` elements from `allocate(populated: false)`.
+    static func populate<T>(_ pointer: UnsafeMutablePointer<T>, count: Int) {
+        #if os(Linux)
+        _ = madvise(UnsafeMutableRawPointer(pointer), length(count, MemoryLayout<T>.stride), populateWrite)
+        #endif
     }
 
     /// `pointer`'s `count` elements (from `allocate`, or an earlier `grow`) in a mapping of
@@ -102,6 +109,53 @@ public enum PageMemory {
         guard count > 0 else { return }
         munmap(UnsafeMutableRawPointer(pointer), length(count, MemoryLayout<T>.stride))
     }
+}
+
+/// Mappings whose pages went back to the system, waiting to be unmapped: for memory freed on
+/// several threads at once.
+///
+/// `munmap` takes the process's memory map for writing, so two threads freeing tables took
+/// turns, and each waited as well for the other's faulting in of new pages: in the tally of M,
+/// 50-110 ms of a worker's time asleep while the tables were freed, and a core idle (`perf
+/// sched`). Giving pages back (`MADV_DONTNEED`) and faulting them in (`MADV_POPULATE_WRITE`)
+/// both take it for reading, and run side by side; the emptied mappings are removed afterwards
+/// (`unmapAll`), by one thread, quickly, since they hold no pages.
+final class ReleasedMappings: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ranges: [(address: UInt, bytes: Int)] = []
+
+    /// Gives the pages of `count` elements (from `PageMemory.allocate`) back now and keeps
+    /// their mapping for `unmapAll`. Any thread.
+    func release<T>(_ pointer: UnsafeMutablePointer<T>, count: Int) {
+        guard count > 0 else { return }
+        let bytes = PageMemory.length(count, MemoryLayout<T>.stride)
+        #if os(Linux)
+        _ = madvise(UnsafeMutableRawPointer(pointer), bytes, MADV_DONTNEED)
+        lock.lock()
+        ranges.append((UInt(bitPattern: pointer), bytes))
+        lock.unlock()
+        #else
+        munmap(UnsafeMutableRawPointer(pointer), bytes)
+        #endif
+    }
+
+    /// Mappings released and not yet unmapped.
+    var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return ranges.count
+    }
+
+    /// Unmaps every mapping released so far; once the threads that released them are done.
+    func unmapAll() {
+        lock.lock()
+        let all = ranges
+        ranges.removeAll()
+        lock.unlock()
+        for r in all { munmap(UnsafeMutableRawPointer(bitPattern: r.address), r.bytes) }
+    }
+
+    deinit { unmapAll() }
 }
 
 /// How much a full hash table grows: to the size the whole input is projected to need

@@ -156,8 +156,30 @@ public final class PartitionedCounter: ContactCounter {
 
         func grow(to newCapacity: Int) {
             let old = slots, oldCapacity = capacity
+            move(to: PageMemory.allocate(Slot.self, count: newCapacity), capacity: newCapacity)
+            PageMemory.free(old, count: oldCapacity)
+        }
+
+        /// Moves the contacts into `newSlots` (zeroed, `newCapacity` of them) and gives the old
+        /// slots' pages back to `released`: for tables that grow on several threads at once.
+        func grow(into newSlots: UnsafeMutablePointer<Slot>, capacity newCapacity: Int, released: ReleasedMappings) {
+            let old = slots, oldCapacity = capacity
+            move(to: newSlots, capacity: newCapacity)
+            released.release(old, count: oldCapacity)
+        }
+
+        /// Gives the slots' pages back to `released`, leaving a table of none.
+        func release(to released: ReleasedMappings) {
+            released.release(slots, count: capacity)
+            (slots, capacity, count) = (PageMemory.allocate(Slot.self, count: 0), 0, 0)
+            pool = []
+        }
+
+        /// Rehashes every contact into `newSlots`; the old slots are the caller's to free.
+        private func move(to newSlots: UnsafeMutablePointer<Slot>, capacity newCapacity: Int) {
+            let old = slots, oldCapacity = capacity
             capacity = newCapacity
-            slots = PageMemory.allocate(Slot.self, count: capacity)
+            slots = newSlots
             for j in 0..<oldCapacity {
                 let s = old[j]
                 if s.low == 0 && s.high == 0 { continue }
@@ -168,7 +190,6 @@ public final class PartitionedCounter: ContactCounter {
                 }
                 slots[i] = s
             }
-            PageMemory.free(old, count: oldCapacity)
         }
 
         /// Calls `body` with each contact's slot and its audiences.
@@ -294,6 +315,8 @@ public final class PartitionedCounter: ContactCounter {
     /// Whether the tables stopped growing and records go to disk.
     public private(set) var isSpilling = false
     private var tableBytes = 0
+    /// Tables given back while other threads fault in theirs (`ReleasedMappings`).
+    private let released = ReleasedMappings()
     private var progress: Double = 0
     private var failure: Error?
 
@@ -442,9 +465,16 @@ public final class PartitionedCounter: ContactCounter {
         guard fits(adding: adding) else { return false }
         let before = due.reduce(0) { $0 + $1.table.capacity } * MemoryLayout<Slot>.stride
         let workers = min(threads, due.count)
+        // Mapped here, before the workers start: mapping takes the process's memory map for
+        // writing, and waited on the other worker's faulting in (`PageMemory.release`).
+        let fresh = wanted.map { PageMemory.allocate(Slot.self, count: $0, populated: false) }
         Workers.forEach(workers) { w in
-            for k in stride(from: w, to: due.count, by: workers) { due[k].table.grow(to: wanted[k]) }
+            for k in stride(from: w, to: due.count, by: workers) {
+                PageMemory.populate(fresh[k], count: wanted[k])
+                due[k].table.grow(into: fresh[k], capacity: wanted[k], released: released)
+            }
         }
+        released.unmapAll()
         tableBytes += adding - before
         tablesGrownTogether += due.count
         return true
@@ -572,12 +602,14 @@ public final class PartitionedCounter: ContactCounter {
                 // one thread after the reports (M: 512 mappings, 5-10 ms at the end of a run).
                 let freed = p.table.bytes
                 let wasSpilled = p.spill != nil
+                p.table.release(to: released)
                 p.table = Table(capacity: 0)
                 if !isSpilling { p.releaseStaging() }
                 let mergesDone = schedule.done(reserved: reserved, freed: freed)
                 if wasSpilled { onMerged?(mergesDone, spilled) }
             }
         }
+        released.unmapAll()
         mergesAtOnce = schedule.mostAtOnce
         if let error = errors.lazy.compactMap({ $0 }).first { throw error }
         var r = CountResult(teams: teams, audiences: audienceTeam.count)
