@@ -19,15 +19,25 @@ public enum ReportRenderer {
         }
         if formats.contains(.json) { jobs.append(("summary.json", { summaryJSON(data) })) }
         if formats.contains(.html) { jobs.append(("report.html", { Array(HTMLReport.render(data).utf8) })) }
-        // The files are independent: rendered side by side, written in order.
-        let rendered = UnsafeMutableBufferPointer<[UInt8]>.allocate(capacity: jobs.count)
-        rendered.initialize(repeating: [])
+        // The files are independent: staged here, in order, then each rendered, written and
+        // synced on a thread of its own, so that one file's wait for the disk overlaps the
+        // others' rendering (M: the four waited 10-20 ms one after another, with a core idle).
+        let sinks = try jobs.map { try out.open($0.name) }
+        let failures = UnsafeMutableBufferPointer<Error?>.allocate(capacity: jobs.count)
+        failures.initialize(repeating: nil)
         defer {
-            _ = rendered.deinitialize()
-            rendered.deallocate()
+            _ = failures.deinitialize()
+            failures.deallocate()
         }
-        Workers.forEach(jobs.count) { rendered[$0] = jobs[$0].render() }
-        for (k, job) in jobs.enumerated() { try out.write(job.name, rendered[k]) }
+        Workers.forEach(jobs.count) { k in
+            do {
+                try sinks[k].write(jobs[k].render())
+                try sinks[k].close()
+            } catch {
+                failures[k] = error
+            }
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
         var files = jobs.map(\.name)
         if keepRejects {
             files.append("rejects.csv")
