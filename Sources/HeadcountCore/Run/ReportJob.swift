@@ -143,7 +143,6 @@ public final class ReportJob {
                 joinedOnDisk = true
                 try join(spill, memberships, firstLane: contacts.count, rejects: rejects)
             }
-            try rejects.close()
 
             let all = contacts + memberships
             for input in all where !input.stats.balances {
@@ -154,8 +153,13 @@ public final class ReportJob {
             if counter.isSpilling {
                 counter.onMerged = { [self] done, total in noteStep("merging spilled partitions", done, of: total) }
             }
-            let result = try counter.finish(teams: teams.count, audienceTeam: audienceTeam,
-                                            policy: config.unsubscribedPolicy)
+            // Synced to the disk while the partitions are tallied, which keep the cores busy (a
+            // thread that only makes the run sooner: not one `HEADCOUNT_MAX_THREADS` counts).
+            let closingRejects = BackgroundWork(name: "hc-rejects", limited: false) { try rejects.close() }
+            let counted = Result { try counter.finish(teams: teams.count, audienceTeam: audienceTeam,
+                                                      policy: config.unsubscribedPolicy) }
+            if let error = closingRejects.wait() { throw error }
+            let result = try counted.get()
             let data = makeReportData(result, inputs: all.map(\.stats), rejects: rejects)
             // The history records the results while the report files are rendered: neither
             // needs the other, and the history's 150,000 rows of a large run take as long.
