@@ -52,6 +52,35 @@ import Testing
         #expect(Set(names) == [Self.ownName(), "hc-worker"])
     }
 
+    @Test func sharedWorkGoesToWhicheverThreadIsFree() {
+        // Two threads for six calls, the first of which waits for the other five: a thread done
+        // early takes the next call, so they all run while the first waits. (Split in fixed
+        // halves, the calls after the first on its thread could not begin until it returned.)
+        let state = NSCondition()
+        var calls = [Int](repeating: 0, count: 6)
+        var threads: Set<ObjectIdentifier> = []
+        var othersBeforeFirstReturned = 0
+        Workers.forEach(6, threads: 2) { i in
+            state.lock()
+            calls[i] += 1
+            threads.insert(ObjectIdentifier(Thread.current))
+            state.broadcast()
+            if i == 0 {
+                let deadline = Date().addingTimeInterval(10)
+                while calls[1...].reduce(0, +) < 5 && state.wait(until: deadline) {}
+                othersBeforeFirstReturned = calls[1...].reduce(0, +)
+            }
+            state.unlock()
+        }
+        #expect(calls == [1, 1, 1, 1, 1, 1])
+        #expect(othersBeforeFirstReturned == 5)
+        #expect(threads.count == 2)
+        // One thread: every call, in order, on this one.
+        var order: [Int] = []
+        Workers.forEach(4, threads: 1) { order.append($0) }
+        #expect(order == [0, 1, 2, 3])
+    }
+
     struct Refused: Error {}
 
     @Test func backgroundWorkHandsBackWhatItThrew() {

@@ -468,11 +468,12 @@ public final class PartitionedCounter: ContactCounter {
         // Mapped here, before the workers start: mapping takes the process's memory map for
         // writing, and waited on the other worker's faulting in (`PageMemory.release`).
         let fresh = wanted.map { PageMemory.allocate(Slot.self, count: $0, populated: false) }
-        Workers.forEach(workers) { w in
-            for k in stride(from: w, to: due.count, by: workers) {
-                PageMemory.populate(fresh[k], count: wanted[k])
-                due[k].table.grow(into: fresh[k], capacity: wanted[k], released: released)
-            }
+        // A table at a time to whichever thread is free: split in fixed halves, one thread
+        // finished its half and waited (42 ms on M) while the other, started later and sharing
+        // its core with the reading threads, was still faulting in its tables.
+        Workers.forEach(due.count, threads: workers) { k in
+            PageMemory.populate(fresh[k], count: wanted[k])
+            due[k].table.grow(into: fresh[k], capacity: wanted[k], released: released)
         }
         released.unmapAll()
         tableBytes += adding - before

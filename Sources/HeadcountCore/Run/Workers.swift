@@ -76,20 +76,22 @@ public enum Workers {
         }
     }
 
-    /// Calls `body` once with each of `0..<count`, on `count` threads counting this one, and
-    /// returns when all calls have; the calls of a thread the system refuses run on the
-    /// threads that did start (at least this one).
-    public static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        guard count > 1 else {
-            if count == 1 { body(0) }
+    /// Calls `body` once with each of `0..<count`, on `threads` threads (default `count`)
+    /// counting this one, and returns when all calls have. Each thread takes the next index not
+    /// yet taken, so that one that is done early goes on with the others' work. The calls of a
+    /// thread the system refuses run on the threads that did start (at least this one).
+    public static func forEach(_ count: Int, threads: Int? = nil, _ body: (Int) -> Void) {
+        let threads = min(threads ?? count, count)
+        guard threads > 1 else {
+            for i in 0..<count { body(i) }
             return
         }
         withoutActuallyEscaping(body) { body in
             // The threads reach `body` through this box, which is emptied once they are done,
             // so that no reference to it outlives the call (a started thread's closure is
             // released only after it has said it is done).
-            let shared = Shared(body, count: count)
-            for _ in 1..<count where !start({ shared.work() }) {
+            let shared = Shared(body, count: count, threads: threads)
+            for _ in 1..<threads where !start({ shared.work() }) {
                 shared.finished()
             }
             shared.work()
@@ -106,10 +108,10 @@ public enum Workers {
         /// Threads that will call `work` and have not finished, this one included.
         private var running: Int
 
-        init(_ body: @escaping (Int) -> Void, count: Int) {
+        init(_ body: @escaping (Int) -> Void, count: Int, threads: Int) {
             self.body = body
             self.count = count
-            running = count
+            running = threads
         }
 
         /// Calls `body` with each index not yet taken until none is left, then counts this
