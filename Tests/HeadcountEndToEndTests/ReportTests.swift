@@ -82,6 +82,29 @@ import Testing
         #expect(r.files().isEmpty, "no report file")
     }
 
+    /// Many audiences (their rows are built on two threads from 4,096 on): every one in its
+    /// place, in byte order, with its own counts, across the halves' boundary.
+    @Test func manyAudiencesKeepTheirOrderAndCounts() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        var rows: [String] = []
+        var expected: [(team: String, audience: String, contacts: Int)] = []
+        for i in 0..<5_000 {
+            let team = "t\(i % 3)", audience = "a\(String(i, radix: 7))"
+            let contacts = i % 4 + 1
+            expected.append((team, audience, contacts))
+            for c in 0..<contacts { rows.append("\(team),\(audience),c\(i)-\(c)@x.io") }
+        }
+        try ("team_id,audience_id,email\n" + rows.reversed().joined(separator: "\n") + "\n")
+            .write(toFile: h.dir + "/c.csv", atomically: false, encoding: .utf8)
+        let r = try h.report(["c.csv"], ["--no-history"])
+        #expect(r.status == 0)
+        let sorted = expected.sorted { a, b in
+            a.team != b.team ? Array(a.team.utf8).lexicographicallyPrecedes(Array(b.team.utf8))
+                : Array(a.audience.utf8).lexicographicallyPrecedes(Array(b.audience.utf8))
+        }
+        #expect(body(r.file("audiences.csv")) == sorted.map { "\($0.team),\($0.audience),\($0.contacts),0,\($0.contacts)" })
+    }
+
     /// SPEC §5: `audiences.csv` sorted by team, then audience, in byte order, whatever order the
     /// rows arrive in: ids that agree in their first eight bytes, a prefix before its
     /// extensions, bytes above 0x7F after ASCII, and an audience whose one row was rejected

@@ -599,10 +599,22 @@ public final class ReportJob {
             keys[teamStart[t]..<teamStart[t + 1]].sort(by: audienceTable.precedes)
         }
         let audienceOrder = keys.map(\.index)
-        let audienceRows = audienceOrder.map { a in
-            AudienceRow(teamID: teamIDs[Int(audienceTeam[a])], audienceID: audienceTable.bytes(of: a),
+        // On two threads, half each: a row is an array of its id's bytes, 127,000 allocations on
+        // M (27 ms on one thread, with the other core idle).
+        let audienceRows = [AudienceRow](unsafeUninitializedCapacity: audienceOrder.count) { rows, initialized in
+            guard let rows = rows.baseAddress else { return }
+            let halves = audienceOrder.count >= 4096 ? 2 : 1
+            Workers.forEach(halves) { half in
+                let lower = audienceOrder.count * half / halves, upper = audienceOrder.count * (half + 1) / halves
+                for k in lower..<upper {
+                    let a = audienceOrder[k]
+                    (rows + k).initialize(to: AudienceRow(
+                        teamID: teamIDs[Int(audienceTeam[a])], audienceID: audienceTable.bytes(of: a),
                         contacts: r.audienceContacts[a], sharedContacts: r.audienceShared[a],
-                        exclusiveContacts: r.audienceExclusive[a])
+                        exclusiveContacts: r.audienceExclusive[a]))
+                }
+            }
+            initialized = audienceOrder.count
         }
         let finished = configuration.fixedEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? Date()
         var data = ReportData(
