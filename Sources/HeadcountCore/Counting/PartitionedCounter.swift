@@ -603,7 +603,9 @@ public final class PartitionedCounter: ContactCounter {
                 // one thread after the reports (M: 512 mappings, 5-10 ms at the end of a run).
                 let freed = p.table.bytes
                 let wasSpilled = p.spill != nil
-                p.table.release(to: released)
+                // Unmapped at once when spilling: the merges after it need the room, and under an
+                // address-space limit (`ulimit -v`) an emptied mapping still counts against it.
+                if !isSpilling { p.table.release(to: released) }
                 p.table = Table(capacity: 0)
                 if !isSpilling { p.releaseStaging() }
                 let mergesDone = schedule.done(reserved: reserved, freed: freed)
