@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import HeadcountCore
 
@@ -51,5 +52,82 @@ import Testing
             }
         }
         #expect(read > 1_000)
+    }
+}
+
+/// The queue from the scanners to the counting thread wakes its consumer for several batches at
+/// a time, or at once for an urgent item (a file's end).
+@Suite struct BlockingQueueTests {
+    /// Takes `count` items on a thread of its own; `taken` holds them as they come.
+    final class Consumer: @unchecked Sendable {
+        let state = NSCondition()
+        var taken: [Int] = []
+        init(_ queue: BlockingQueue<Int>, count: Int) {
+            Thread.detachNewThread { [self] in
+                for _ in 0..<count {
+                    let item = queue.take()
+                    state.lock()
+                    taken.append(item)
+                    state.broadcast()
+                    state.unlock()
+                }
+            }
+        }
+        /// The items taken once there are `count` of them, or nil after 10 s.
+        func wait(for count: Int) -> [Int]? {
+            state.lock()
+            defer { state.unlock() }
+            let deadline = Date().addingTimeInterval(10)
+            while taken.count < count { if !state.wait(until: deadline) { return nil } }
+            return taken
+        }
+        var sofar: [Int] {
+            state.lock()
+            defer { state.unlock() }
+            return taken
+        }
+    }
+
+    /// Waits until the queue's consumer waits (10 s at most).
+    func untilWaiting(_ queue: BlockingQueue<Int>) -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        while !queue.consumerIsWaiting {
+            if Date() > deadline { return false }
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        return true
+    }
+
+    @Test func aWaitingConsumerIsWokenForSeveralItemsOrAnUrgentOne() {
+        // Patient for a minute: fewer than four items stay where they are.
+        let queue = BlockingQueue<Int>(wakeAfter: 4, patience: 60) { $0 < 0 }
+        let consumer = Consumer(queue, count: 9)
+        #expect(untilWaiting(queue))
+        queue.post(1)
+        queue.post(2)
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(consumer.sofar.isEmpty, "woken for fewer than four items")
+        queue.post(3)
+        queue.post(4)
+        #expect(consumer.wait(for: 4) == [1, 2, 3, 4])
+        // An urgent item brings the ones before it too, in order.
+        #expect(untilWaiting(queue))
+        queue.post(5)
+        queue.post(-1)
+        #expect(consumer.wait(for: 6) == [1, 2, 3, 4, 5, -1])
+        // And again, whether or not the consumer is asleep yet.
+        queue.post(6)
+        queue.post(7)
+        queue.post(-2)
+        #expect(consumer.wait(for: 9) == [1, 2, 3, 4, 5, -1, 6, 7, -2])
+    }
+
+    @Test func fewerItemsAreTakenAfterThePatience() {
+        // A producer that stops (a pipe's writer that writes no more) does not hold up one item.
+        let queue = BlockingQueue<Int>(wakeAfter: 4, patience: 0.01)
+        let consumer = Consumer(queue, count: 1)
+        #expect(untilWaiting(queue))
+        queue.post(7)
+        #expect(consumer.wait(for: 1) == [7])
     }
 }

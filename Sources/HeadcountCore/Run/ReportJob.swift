@@ -264,7 +264,12 @@ public final class ReportJob {
     /// through `RejectLog`'s lanes.
     private func read(_ inputs: [OpenedInput], firstLane: Int, rejects: RejectLog) throws {
         guard !inputs.isEmpty else { return }
-        let queue = ScanQueue()
+        // Woken for a few batches at a time, or for a file's end (after which its scanner posts
+        // nothing more); every scanner can post that many on its own.
+        let queue = ScanQueue(wakeAfter: max(1, min(ContactScanner.wakeAfter, inputs.map(\.batchesAhead).min()! / 2))) {
+            if case .end = $0 { return true }
+            return false
+        }
         var scanners = [ContactScanner?](repeating: nil, count: inputs.count)
         var fixedTeams = [Int?](repeating: nil, count: inputs.count)
         var positions = [Int](repeating: 0, count: inputs.count)
