@@ -73,31 +73,35 @@ import Testing
     }
 
     @Test func releasedPagesGoBackAtOnceAndTheirMappingsWhenAsked() throws {
-        // Released pages are the system's again: what was written reads back as zero pages,
-        // while the mapping is still there to be read.
-        let released = ReleasedMappings()
-        let count = (1 << 20) + 3
-        let p = PageMemory.allocate(UInt64.self, count: count, populated: false)
-        PageMemory.populate(p, count: count)
-        p.update(repeating: 0xABCD, count: count)
-        released.release(p, count: count)
-        #expect(released.count == 1)
-        #expect((0..<count).allSatisfy { p[$0] == 0 })
+        // The mappings `unmapAll` removes, watched; then removed for real.
+        let unmapped = NSLock()
+        var removed: [(UInt, Int)] = []
+        let released = ReleasedMappings { p, bytes in
+            unmapped.lock()
+            removed.append((UInt(bitPattern: p), bytes))
+            unmapped.unlock()
+            munmap(p, bytes)
+        }
+        // Released pages are the system's again: what was written reads back as zeros, while
+        // the mapping is still there to be read.
+        let sizes = [(1 << 20) + 3, 5, 4096]
+        var tables: [(UInt, Int)] = []
+        for count in sizes {
+            let p = PageMemory.allocate(UInt64.self, count: count, populated: false)
+            PageMemory.populate(p, count: count)
+            p.update(repeating: 0xABCD, count: count)
+            released.release(p, count: count)
+            #expect((0..<count).allSatisfy { p[$0] == 0 }, "\(count) elements")
+            tables.append((UInt(bitPattern: p), PageMemory.length(count, 8)))
+        }
+        #expect(released.count == 3)
+        #expect(removed.isEmpty, "unmapped before unmapAll")
+        // Each mapping once, whole pages, on `unmapAll`; none a second time.
         released.unmapAll()
         #expect(released.count == 0)
-        // The mappings stay until `unmapAll`: twenty tables of 32 MiB released add 640 MiB of
-        // address space and no more once unmapped (margins for the tests running beside this one).
-        let before = try #require(virtualKiB())
-        for _ in 0..<20 {
-            let t = PageMemory.allocate(UInt64.self, count: 1 << 22)
-            t[(1 << 22) - 1] = 1
-            released.release(t, count: 1 << 22)
-        }
-        let held = try #require(virtualKiB())
-        #expect(held - before > 512 << 10, "releasing unmapped at once: \(held - before) KiB held")
+        #expect(removed.map(\.0) == tables.map(\.0) && removed.map(\.1) == tables.map(\.1))
         released.unmapAll()
-        let after = try #require(virtualKiB())
-        #expect(after - before < 128 << 10, "virtual memory grew by \(after - before) KiB")
+        #expect(removed.count == 3)
         // Nothing released, nothing to do; and a table of no elements is no mapping.
         released.release(PageMemory.allocate(UInt64.self, count: 0), count: 0)
         #expect(released.count == 0)

@@ -123,6 +123,12 @@ public enum PageMemory {
 final class ReleasedMappings: @unchecked Sendable {
     private let lock = NSLock()
     private var ranges: [(address: UInt, bytes: Int)] = []
+    private let unmap: (UnsafeMutableRawPointer, Int) -> Void
+
+    /// - Parameter unmap: removes a mapping (the tests watch it).
+    init(unmap: @escaping (UnsafeMutableRawPointer, Int) -> Void = { _ = munmap($0, $1) }) {
+        self.unmap = unmap
+    }
 
     /// Gives the pages of `count` elements (from `PageMemory.allocate`) back now and keeps
     /// their mapping for `unmapAll`. Any thread.
@@ -152,7 +158,7 @@ final class ReleasedMappings: @unchecked Sendable {
         let all = ranges
         ranges.removeAll()
         lock.unlock()
-        for r in all { munmap(UnsafeMutableRawPointer(bitPattern: r.address), r.bytes) }
+        for r in all { unmap(UnsafeMutableRawPointer(bitPattern: r.address)!, r.bytes) }
     }
 
     deinit { unmapAll() }
