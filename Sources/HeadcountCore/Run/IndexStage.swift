@@ -23,7 +23,12 @@ final class IndexStage {
     private var index: ContactIndex
     private let teams: ByteInterner
     private let audienceSeed: UInt64
-    private let work = BlockingQueue<Work>()
+    /// Woken for a few batches at a time, as the counting thread is (`BlockingQueue`), or at
+    /// once to stop.
+    private let work = BlockingQueue<Work>(wakeAfter: ContactScanner.wakeAfter) {
+        if case .stop = $0 { return true }
+        return false
+    }
     private let lock = NSLock()
     private var heldBytes = 0
     private let budget: Int
