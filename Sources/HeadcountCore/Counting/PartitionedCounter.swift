@@ -466,7 +466,7 @@ public final class PartitionedCounter: ContactCounter {
         let before = due.reduce(0) { $0 + $1.table.capacity } * MemoryLayout<Slot>.stride
         let workers = min(threads, due.count)
         // Mapped here, before the workers start: mapping takes the process's memory map for
-        // writing, and waited on the other worker's faulting in (`PageMemory.release`).
+        // writing, and waited on the other worker's faulting in (`ReleasedMappings`).
         let fresh = wanted.map { PageMemory.allocate(Slot.self, count: $0, populated: false) }
         // A table at a time to whichever thread is free: split in fixed halves, one thread
         // finished its half and waited (42 ms on M) while the other, started later and sharing

@@ -97,6 +97,7 @@ final class BlockingQueue<Item> {
     private var items: [Item] = []
     private var head = 0
     private let wakeAfter: Int
+    private let patience: TimeInterval
     private let isUrgent: (Item) -> Bool
     /// Urgent items posted and not yet taken.
     private var urgent = 0
@@ -114,7 +115,6 @@ final class BlockingQueue<Item> {
         self.patience = patience
         self.isUrgent = isUrgent
     }
-    private let patience: TimeInterval
 
     /// Whether the consumer is waiting (for the tests).
     var consumerIsWaiting: Bool {
