@@ -58,14 +58,19 @@ public enum PageMemory {
         else {
             refuse(bytes)
         }
-        if populated { populate(p.bindMemory(to: T.self, capacity: count), count: count) }
+        if populated { populate(p, bytes: bytes) }
         return p.bindMemory(to: T.self, capacity: count)
     }
 
     /// Faults in, writable, the pages of `count` elements from `allocate(populated: false)`.
     static func populate<T>(_ pointer: UnsafeMutablePointer<T>, count: Int) {
+        populate(UnsafeMutableRawPointer(pointer), bytes: length(count, MemoryLayout<T>.stride))
+    }
+
+    /// Faults in, writable, `bytes` of whole pages from `start` (`MADV_POPULATE_WRITE`).
+    private static func populate(_ start: UnsafeMutableRawPointer, bytes: Int) {
         #if os(Linux)
-        _ = madvise(UnsafeMutableRawPointer(pointer), length(count, MemoryLayout<T>.stride), populateWrite)
+        _ = madvise(start, bytes, populateWrite)
         #endif
     }
 
@@ -98,11 +103,7 @@ public enum PageMemory {
     /// Faults `bytes` from `start` in, writable (`MADV_POPULATE_WRITE`), on a thread of its own
     /// (or the caller's when the system will not start one).
     static func prefault(_ start: UnsafeMutableRawPointer, bytes: Int) -> BackgroundWork {
-        BackgroundWork(name: "hc-prefault", limited: false) {
-            #if os(Linux)
-            _ = madvise(start, bytes, populateWrite)
-            #endif
-        }
+        BackgroundWork(name: "hc-prefault", limited: false) { populate(start, bytes: bytes) }
     }
 
     static func free<T>(_ pointer: UnsafeMutablePointer<T>, count: Int) {

@@ -23,21 +23,10 @@ public enum ReportRenderer {
         // synced on a thread of its own, so that one file's wait for the disk overlaps the
         // others' rendering (M: the four waited 10-20 ms one after another, with a core idle).
         let sinks = try jobs.map { try out.open($0.name) }
-        let failures = UnsafeMutableBufferPointer<Error?>.allocate(capacity: jobs.count)
-        failures.initialize(repeating: nil)
-        defer {
-            _ = failures.deinitialize()
-            failures.deallocate()
+        try Workers.forEach(jobs.count) { k in
+            try sinks[k].write(jobs[k].render())
+            try sinks[k].close()
         }
-        Workers.forEach(jobs.count) { k in
-            do {
-                try sinks[k].write(jobs[k].render())
-                try sinks[k].close()
-            } catch {
-                failures[k] = error
-            }
-        }
-        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
         var files = jobs.map(\.name)
         if keepRejects {
             files.append("rejects.csv")

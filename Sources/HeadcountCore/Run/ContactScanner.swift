@@ -213,7 +213,7 @@ final class ContactScanner {
     init(input: OpenedInput, columns: Columns, lane: Int, depth: Int = ContactScanner.depth,
          deliver: @escaping (ScanItem) -> Void) throws {
         empty = (0..<depth).map { _ in RowBatch() }
-        refillAfter = max(1, min(Self.wakeAfter, depth / 2))
+        refillAfter = Self.wakeAfter(depth: depth)
         try OpenedInput.located(input.path) {
             try Workers.start("scanning", name: "hc-scan") { [self] in self.scan(input, columns, lane, deliver) }
         }
@@ -243,6 +243,10 @@ final class ContactScanner {
     /// `BlockingQueue`): enough to halve its wake-ups several times over, few enough that the
     /// thread it waits on never runs dry meanwhile.
     static let wakeAfter = 4
+
+    /// `wakeAfter` for a pipeline whose scanners have `depth` batches: at most half of them,
+    /// so that the other side can always post that many while this one sleeps.
+    static func wakeAfter(depth: Int) -> Int { max(1, min(wakeAfter, depth / 2)) }
 
     private func scan(_ input: OpenedInput, _ c: Columns, _ lane: Int, _ deliver: (ScanItem) -> Void) {
         let reader = input.reader

@@ -160,7 +160,7 @@ public final class ReportJob {
                                                       policy: config.unsubscribedPolicy) }
             if let error = closingRejects.wait() { throw error }
             let result = try counted.get()
-            let data = makeReportData(result, inputs: all.map(\.stats), rejects: rejects)
+            let data = makeReportData(result, audienceTeam: audienceTeam, inputs: all.map(\.stats), rejects: rejects)
             // The history records the results while the report files are rendered: neither
             // needs the other, and the history's 150,000 rows of a large run take as long.
             var recording: BackgroundWork?
@@ -266,7 +266,7 @@ public final class ReportJob {
         guard !inputs.isEmpty else { return }
         // Woken for a few batches at a time, or for a file's end (after which its scanner posts
         // nothing more); every scanner can post that many on its own.
-        let queue = ScanQueue(wakeAfter: max(1, min(ContactScanner.wakeAfter, inputs.map(\.batchesAhead).min()! / 2))) {
+        let queue = ScanQueue(wakeAfter: ContactScanner.wakeAfter(depth: inputs.map(\.batchesAhead).min()!)) {
             if case .end = $0 { return true }
             return false
         }
@@ -570,8 +570,9 @@ public final class ReportJob {
 
     // MARK: - Results
 
-    private func makeReportData(_ r: CountResult, inputs: [InputStats], rejects: RejectLog) -> ReportData {
-        let audienceTeam = (0..<audiences.count).map { audiences.owner(of: $0) }
+    /// - Parameter audienceTeam: each audience's team (as given to the counter).
+    private func makeReportData(_ r: CountResult, audienceTeam: [UInt32], inputs: [InputStats],
+                                rejects: RejectLog) -> ReportData {
         let teamIDs = (0..<teams.count).map { teams.bytes(of: $0) }
         let teamTable = teams
         let order = (0..<teams.count).map(teamTable.sortKey(of:)).sorted(by: teamTable.precedes).map(\.index)

@@ -99,6 +99,21 @@ public enum Workers {
         }
     }
 
+    /// `forEach` for calls that may fail: every call is made, and the error of the lowest index
+    /// that failed is thrown once all have returned.
+    static func forEach(_ count: Int, threads: Int? = nil, _ body: (Int) throws -> Void) throws {
+        let failures = UnsafeMutableBufferPointer<Error?>.allocate(capacity: count)
+        failures.initialize(repeating: nil)
+        defer {
+            _ = failures.deinitialize()
+            failures.deallocate()
+        }
+        forEach(count, threads: threads) { i in
+            do { try body(i) } catch { failures[i] = error }
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
+    }
+
     /// The state `forEach` shares with its threads.
     private final class Shared {
         private let condition = NSCondition()
