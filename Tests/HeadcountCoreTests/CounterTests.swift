@@ -391,6 +391,57 @@ struct SplitMix {
         #expect(schedule.mostAtOnce == 2)
     }
 
+    /// A table grows in its own mapping, extended: every contact is found again at its new
+    /// place with its audiences and flags, whether it grows alone (`grow`) or in two steps as
+    /// tables grown together do (`extend`, then `rehash` on a worker), from a capacity that is a
+    /// whole number of pages and from one that is not, and to one that is not a power of two.
+    @Test func aTableGrownInItsOwnMappingKeepsEveryContact() {
+        typealias Table = PartitionedCounter.Table
+        /// Every occupied slot's contact, which must appear in one slot only.
+        func contacts(_ t: Table) -> [String: [UInt32]] {
+            var all: [String: [UInt32]] = [:], slots = 0
+            t.forEachContact { s, audiences in
+                all["\(s.low)/\(s.high)/\(s.team)/\(s.flags)"] = audiences.sorted()
+                slots += 1
+            }
+            #expect(slots == all.count && slots == t.count, "a contact in two slots, or a slot not counted")
+            return all
+        }
+        for (first, steps) in [(1024, [5000, 17_003]), (1000, [1001, 4096, 9999])] {
+            let table = Table(capacity: first)
+            var rng = SplitMix(state: UInt64(first))
+            var keys: [(UInt64, UInt64)] = []
+            var grownInTwoSteps = false
+            for next in steps {
+                // Fill to one contact short of the maximum load (an insert needs room), each new
+                // contact in one to three audiences.
+                while (table.count + 2) * 4 < table.capacity * 3 {
+                    let key = (rng.next() | 1, rng.next())
+                    keys.append(key)
+                    for a in 0...rng.below(3) {
+                        table.insert(low: key.0, high: key.1, team: UInt32(keys.count % 5), audience: UInt32(a * 7),
+                                     flags: UInt32(keys.count % 3))
+                    }
+                }
+                let before = contacts(table), count = table.count
+                if grownInTwoSteps {
+                    table.extend(to: next)
+                    table.rehash()
+                } else {
+                    table.grow(to: next)
+                }
+                grownInTwoSteps.toggle()
+                #expect(table.capacity == next && table.count == count)
+                #expect(contacts(table) == before, "\(first) → \(next)")
+                // Found again where they are now: inserted once more, none is added.
+                for (i, key) in keys.enumerated() {
+                    table.insert(low: key.0, high: key.1, team: UInt32((i + 1) % 5), audience: 0, flags: 0)
+                }
+                #expect(table.count == count && contacts(table) == before, "\(first) → \(next)")
+            }
+        }
+    }
+
     @Test func manyKeysGrowEveryPartitionAndStayExact() throws {
         let counter = PartitionedCounter()
         counter.noteProgress(0.5)

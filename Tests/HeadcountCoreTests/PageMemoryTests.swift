@@ -72,6 +72,35 @@ import Testing
         #expect(after - before < 256 << 10, "virtual memory grew by \(after - before) KiB")
     }
 
+    /// An extended mapping keeps its pages, which stay faulted in, and the added ones are
+    /// faulted in by `populateAdded` only (Linux: `mincore` shows which pages are in memory).
+    @Test func anExtendedMappingKeepsItsPagesAndFaultsInTheAddedOnes() throws {
+        let page = PageMemory.page
+        func resident(_ p: UnsafeMutablePointer<UInt64>, pages: Range<Int>) -> [Bool] {
+            var vec = [UInt8](repeating: 0, count: pages.count)
+            #if os(Linux)
+            _ = mincore(UnsafeMutableRawPointer(p) + pages.lowerBound * page, pages.count * page, &vec)
+            #endif
+            return vec.map { $0 & 1 == 1 }
+        }
+        // From a part of a page and from whole pages; to sizes that end inside a page.
+        for (count, next) in [(1000, 300_001), (1 << 12, (1 << 16) + 3)] {
+            let p = PageMemory.allocate(UInt64.self, count: count)
+            for i in 0..<count { p[i] = UInt64(i) | 1 << 40 }
+            let oldPages = PageMemory.length(count, 8) / page, newPages = PageMemory.length(next, 8) / page
+            let grown = PageMemory.extend(p, from: count, to: next)
+            #if os(Linux)
+            #expect(resident(grown, pages: 0..<oldPages).allSatisfy { $0 }, "the old pages moved, faulted in")
+            #expect(resident(grown, pages: oldPages..<newPages).allSatisfy { !$0 }, "\(count) → \(next)")
+            PageMemory.populateAdded(grown, from: count, to: next)
+            #expect(resident(grown, pages: 0..<newPages).allSatisfy { $0 }, "\(count) → \(next)")
+            #endif
+            #expect((0..<count).allSatisfy { grown[$0] == UInt64($0) | 1 << 40 })
+            #expect((count..<next).allSatisfy { grown[$0] == 0 })
+            PageMemory.free(grown, count: next)
+        }
+    }
+
     @Test func releasedPagesGoBackAtOnceAndTheirMappingsWhenAsked() throws {
         // The mappings `unmapAll` removes, watched; then removed for real.
         let unmapped = NSLock()

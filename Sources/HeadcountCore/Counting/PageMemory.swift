@@ -84,20 +84,41 @@ public enum PageMemory {
     ///   before it grows or frees the mapping again.
     static func grow<T>(_ pointer: UnsafeMutablePointer<T>, from count: Int,
                         to newCount: Int) -> (UnsafeMutablePointer<T>, BackgroundWork?) {
+        let moved = extend(pointer, from: count, to: newCount)
+        #if os(Linux)
+        let oldBytes = length(count, MemoryLayout<T>.stride), bytes = length(newCount, MemoryLayout<T>.stride)
+        let faulting = bytes > oldBytes ? prefault(UnsafeMutableRawPointer(moved) + oldBytes, bytes: bytes - oldBytes) : nil
+        return (moved, faulting)
+        #else
+        return (moved, nil)
+        #endif
+    }
+
+    /// `pointer`'s `count` elements (from `allocate`, or an earlier `extend`) in a mapping of
+    /// `newCount`, the added elements zeroed and not yet faulted in (`populateAdded`); the old
+    /// mapping is gone. On Linux its pages move (`mremap`) and none is copied or zeroed again;
+    /// elsewhere, a new mapping and a copy. Takes the process's memory map for writing.
+    static func extend<T>(_ pointer: UnsafeMutablePointer<T>, from count: Int,
+                          to newCount: Int) -> UnsafeMutablePointer<T> {
         precondition(count > 0 && newCount > count, "growing an array that has none, or to fewer elements")
         let oldBytes = length(count, MemoryLayout<T>.stride), bytes = length(newCount, MemoryLayout<T>.stride)
         #if os(Linux)
         guard bytes < refuseFrom, let moved = headcount_remap(pointer, oldBytes, bytes), moved != MAP_FAILED else {
             refuse(bytes)
         }
-        let faulting = bytes > oldBytes ? prefault(moved + oldBytes, bytes: bytes - oldBytes) : nil
-        return (moved.bindMemory(to: T.self, capacity: newCount), faulting)
+        return moved.bindMemory(to: T.self, capacity: newCount)
         #else
         let bigger = allocate(T.self, count: newCount)
         bigger.update(from: pointer, count: count)
         free(pointer, count: count)
-        return (bigger, nil)
+        return bigger
         #endif
+    }
+
+    /// Faults in, writable, the pages `extend` added to a mapping of `count` elements.
+    static func populateAdded<T>(_ pointer: UnsafeMutablePointer<T>, from count: Int, to newCount: Int) {
+        let oldBytes = length(count, MemoryLayout<T>.stride), bytes = length(newCount, MemoryLayout<T>.stride)
+        if bytes > oldBytes { populate(UnsafeMutableRawPointer(pointer) + oldBytes, bytes: bytes - oldBytes) }
     }
 
     /// Faults `bytes` from `start` in, writable (`MADV_POPULATE_WRITE`), on a thread of its own
