@@ -21,7 +21,8 @@ import Foundation
 /// Memory: about 43 bytes per distinct contact at the maximum load plus 8 per
 /// audience membership beyond a contact's second, plus the staging buffers.
 /// `memoryLimit` covers all of it, a growing table's old and new slots while it
-/// moves, and what the run's other tables hold (`noteMemoryElsewhere`). When a
+/// moves (an upper bound: the new slots and a copy of its contacts are held), and what
+/// the run's other tables hold (`noteMemoryElsewhere`). When a
 /// table would grow past it, the counter stops growing them: from then on full
 /// staging buffers are appended to one temporary file per partition, and
 /// `finish` merges each partition's table and file one partition at a time,
@@ -433,7 +434,8 @@ public final class PartitionedCounter: ContactCounter {
             if table.isFull {
                 let wanted = Int(Double(table.capacity) * growthFactor)
                 let growth = (wanted - table.capacity) * MemoryLayout<Slot>.stride
-                // While it grows, a table's old and new slots are both held.
+                // Counted as if its old and new slots were both held while it grows (its new
+                // slots and a copy of its contacts are: `rehash`).
                 if !fits(adding: wanted * MemoryLayout<Slot>.stride) {
                     startSpilling()
                     // Keep the rest of this batch: move it to the front and spill it.
@@ -482,8 +484,8 @@ public final class PartitionedCounter: ContactCounter {
         let factor = growthFactor
         let wanted = due.map { max(Int(Double(expected($0)) * 4 / 3 * factor), $0.table.capacity + 1) }
         let adding = wanted.reduce(0, +) * MemoryLayout<Slot>.stride
-        // As if every old and new table were held at once (a worker frees each old one as soon
-        // as it has moved, so the real peak is lower).
+        // As if every old and new table were held at once (each grows in its own mapping with
+        // a copy of its contacts aside, one per worker at a time: the real peak is lower).
         guard fits(adding: adding) else { return false }
         let before = due.reduce(0) { $0 + $1.table.capacity } * MemoryLayout<Slot>.stride
         let workers = min(threads, due.count)
