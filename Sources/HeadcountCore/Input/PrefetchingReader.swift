@@ -129,9 +129,10 @@ public final class PrefetchingReader: ChunkSource {
             if atEnd || failure != nil {
                 finished = true
             }
-            condition.broadcast()
             let stop = finished
             condition.unlock()
+            // After unlocking: a reader woken with the lock held would wait again for it.
+            condition.broadcast()
             if stop { return }
         }
     }
@@ -198,8 +199,8 @@ public final class PrefetchingReader: ChunkSource {
     private func giveBack(_ chunk: Chunk) {
         condition.lock()
         empty.append(chunk)
-        condition.broadcast()
         condition.unlock()
+        condition.broadcast()
     }
 }
 

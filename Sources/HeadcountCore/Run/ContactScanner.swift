@@ -127,8 +127,12 @@ final class BlockingQueue<Item> {
         condition.lock()
         items.append(item)
         if isUrgent(item) { urgent += 1 }
-        if sleeping && (items.count - head >= wakeAfter || urgent > 0) { condition.signal() }
+        let wake = sleeping && (items.count - head >= wakeAfter || urgent > 0)
+        if wake { sleeping = false }
         condition.unlock()
+        // After unlocking: signalled with the lock held, the consumer woke only to wait for the
+        // lock the producer still held, two more context switches (447 a run on M).
+        if wake { condition.signal() }
     }
 
     /// The oldest item, waiting for one (for `wakeAfter` of them, or an urgent one, when there
@@ -232,11 +236,14 @@ final class ContactScanner {
 
     /// Hands a consumed batch back for reuse.
     func recycle(_ batch: RowBatch) {
-        condition.lock()
         batch.reset()
+        condition.lock()
         empty.append(batch)
-        if waitingForEmpty && empty.count >= refillAfter { condition.broadcast() }
+        let wake = waitingForEmpty && empty.count >= refillAfter
+        if wake { waitingForEmpty = false }
         condition.unlock()
+        // After unlocking, as `BlockingQueue.post` does.
+        if wake { condition.broadcast() }
     }
 
     /// How many batches a waiting thread of the pipeline sleeps for, at most (see
