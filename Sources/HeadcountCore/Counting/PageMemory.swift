@@ -41,7 +41,7 @@ public enum PageMemory {
         ?? Int.max
 
     /// Ends the run: the system would not map `bytes` more (see `refused`).
-    private static func refuse(_ bytes: Int) -> Never {
+    static func refuse(_ bytes: Int) -> Never {
         refused(HeadcountError(.environment, "out of memory: the system refused \(bytes) bytes for a hash table; "
                                + "bound the run with --memory-limit, below the memory it may map (ulimit -v)"))
     }

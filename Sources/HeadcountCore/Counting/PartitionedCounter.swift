@@ -185,8 +185,12 @@ public final class PartitionedCounter: ContactCounter {
             let newCapacity = extendedCapacity
             precondition(newCapacity > capacity, "rehash without extend")
             PageMemory.populateAdded(slots, from: capacity, to: newCapacity)
-            let contacts = UnsafeMutablePointer<Slot>.allocate(capacity: max(count, 1))
-            defer { contacts.deallocate() }
+            // From malloc, whose freed blocks serve the next table's growth; refused like a table
+            // when the system will not give it (an address-space limit), never a trap.
+            let bytes = max(count, 1) * MemoryLayout<Slot>.stride
+            guard let scratch = malloc(bytes) else { PageMemory.refuse(bytes) }
+            defer { free(scratch) }
+            let contacts = scratch.bindMemory(to: Slot.self, capacity: max(count, 1))
             var n = 0
             for j in 0..<capacity where slots[j].low != 0 || slots[j].high != 0 {
                 contacts[n] = slots[j]
