@@ -86,8 +86,8 @@ public enum PageMemory {
                         to newCount: Int) -> (UnsafeMutablePointer<T>, BackgroundWork?) {
         let moved = extend(pointer, from: count, to: newCount)
         #if os(Linux)
-        let oldBytes = length(count, MemoryLayout<T>.stride), bytes = length(newCount, MemoryLayout<T>.stride)
-        let faulting = bytes > oldBytes ? prefault(UnsafeMutableRawPointer(moved) + oldBytes, bytes: bytes - oldBytes) : nil
+        let added = addedPages(T.self, from: count, to: newCount)
+        let faulting = added.bytes > 0 ? prefault(UnsafeMutableRawPointer(moved) + added.offset, bytes: added.bytes) : nil
         return (moved, faulting)
         #else
         return (moved, nil)
@@ -117,8 +117,15 @@ public enum PageMemory {
 
     /// Faults in, writable, the pages `extend` added to a mapping of `count` elements.
     static func populateAdded<T>(_ pointer: UnsafeMutablePointer<T>, from count: Int, to newCount: Int) {
-        let oldBytes = length(count, MemoryLayout<T>.stride), bytes = length(newCount, MemoryLayout<T>.stride)
-        if bytes > oldBytes { populate(UnsafeMutableRawPointer(pointer) + oldBytes, bytes: bytes - oldBytes) }
+        let added = addedPages(T.self, from: count, to: newCount)
+        if added.bytes > 0 { populate(UnsafeMutableRawPointer(pointer) + added.offset, bytes: added.bytes) }
+    }
+
+    /// The whole pages `extend` adds to a mapping of `count` elements for `newCount`: where they
+    /// start in it and how many bytes they hold.
+    private static func addedPages<T>(_ type: T.Type, from count: Int, to newCount: Int) -> (offset: Int, bytes: Int) {
+        let oldBytes = length(count, MemoryLayout<T>.stride)
+        return (oldBytes, max(0, length(newCount, MemoryLayout<T>.stride) - oldBytes))
     }
 
     /// Faults `bytes` from `start` in, writable (`MADV_POPULATE_WRITE`), on a thread of its own
