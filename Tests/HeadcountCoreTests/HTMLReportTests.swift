@@ -91,6 +91,29 @@ import Testing
         #expect(HTMLReport.ranked([(id: [UInt8], n: Int)](), by: \.n, id: \.id).isEmpty)
     }
 
+    /// A short list (the largest-saving teams) is picked in one pass; it is the same list, in the
+    /// same order, as the first rows of the full ranking with the same rows left out.
+    @Test func aShortRankingIsTheFullRankingsFirstRows() {
+        var seed: UInt64 = 7
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int(seed >> 33) % n
+        }
+        // Few distinct values, so that most comparisons are ties settled by the ids.
+        let rows: [(id: [UInt8], n: Int)] = (0..<1000).map { _ in
+            (Array(String(next(500)).utf8) + (next(3) == 0 ? [0xC3, 0xA9] : []), next(12))
+        }
+        for limit in [0, 1, 20, 50] {
+            let full = HTMLReport.ranked(rows, by: \.n, id: \.id).filter { rows[$0].n % 3 != 0 }
+            let short = HTMLReport.ranked(rows, by: \.n, id: \.id, limit: limit, including: { $0.n % 3 != 0 })
+            #expect(short.count == limit)
+            #expect(short.map { rows[$0].n } == full.prefix(limit).map { rows[$0].n })
+            #expect(short.map { rows[$0].id } == full.prefix(limit).map { rows[$0].id })
+        }
+        #expect(HTMLReport.ranked(rows, by: \.n, id: \.id, limit: 20).map { rows[$0].id }
+                == HTMLReport.ranked(rows, by: \.n, id: \.id).prefix(20).map { rows[$0].id })
+    }
+
     @Test func chartsEscapeLabelsAndUseReadableAxes() {
         let svg = SVGChart.groupedBars(title: "a<b", categories: ["<x>", String(repeating: "y", count: 40)],
                                        series: [.init(name: "legacy", color: SVGChart.legacyColor, values: [12_345, 7]),

@@ -4,6 +4,9 @@ public struct CSVWriter {
 
     public init() {}
 
+    /// A writer with room for `bytes` before it grows (a large report's rows, estimated).
+    public init(reserving bytes: Int) { self.bytes.reserveCapacity(bytes) }
+
     /// Appends one row; `fields` are raw bytes, quoted when they hold a comma, quote, CR or LF.
     public mutating func row<S: Sequence>(_ fields: [S]) where S.Element == UInt8 {
         for (i, f) in fields.enumerated() {

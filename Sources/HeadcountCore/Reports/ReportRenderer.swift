@@ -40,27 +40,31 @@ public enum ReportRenderer {
     }
 
     public static func teamsCSV(_ teams: [TeamRow], extraHeader: [String] = []) -> [UInt8] {
-        var w = CSVWriter()
+        var w = CSVWriter(reserving: teams.count * 48)
         w.row(teamsHeader + extraHeader)
-        for t in teams {
-            w.field(t.teamID)
-            w.field(t.contactRows)
-            w.field(t.audiences)
-            w.field(t.legacyContacts)
-            w.field(t.globalContacts)
-            w.field(t.duplicateRecords)
-            w.field(hundredths: t.reductionHundredths)
-            w.field(t.unsubscribedContacts)
-            w.field(t.contactsWithoutAudience)
-            w.field(t.rejectedRows)
-            for f in t.extra { w.field(f.utf8) }
-            w.endRow()
+        // Rows borrowed in place, as in `audiencesCSV`: copied out, each retained and released its
+        // id while `report.html`'s thread ranked the same rows (M: 4-13 ms for 20,000 teams).
+        teams.withUnsafeBufferPointer { rows in
+            for i in rows.indices {
+                rows[i].teamID.withUnsafeBytes { w.field($0) }
+                w.field(rows[i].contactRows)
+                w.field(rows[i].audiences)
+                w.field(rows[i].legacyContacts)
+                w.field(rows[i].globalContacts)
+                w.field(rows[i].duplicateRecords)
+                w.field(hundredths: rows[i].reductionHundredths)
+                w.field(rows[i].unsubscribedContacts)
+                w.field(rows[i].contactsWithoutAudience)
+                w.field(rows[i].rejectedRows)
+                for f in rows[i].extra { w.field(f.utf8) }
+                w.endRow()
+            }
         }
         return w.bytes
     }
 
     public static func audiencesCSV(_ audiences: [AudienceRow]) -> [UInt8] {
-        var w = CSVWriter()
+        var w = CSVWriter(reserving: audiences.count * 32)
         w.row(audiencesHeader)
         // Rows borrowed in place: copied out one by one, each row retained and released its two
         // ids, whose counts the other files' threads were changing at the same time (M: 127,000
