@@ -42,8 +42,9 @@ public enum ReportRenderer {
     public static func teamsCSV(_ teams: [TeamRow], extraHeader: [String] = []) -> [UInt8] {
         var w = CSVWriter(reserving: teams.count * 48)
         w.row(teamsHeader + extraHeader)
-        // Rows borrowed in place, as in `audiencesCSV`: copied out, each retained and released its
-        // id while `report.html`'s thread ranked the same rows (M: 4-13 ms for 20,000 teams).
+        // Rows borrowed in place, as in `audiencesCSV`: copied out, each row retained and released
+        // its id while `report.html`'s thread ranked the same rows (on M within the noise of the
+        // 4-19 ms this file takes; BENCHMARKS.md).
         teams.withUnsafeBufferPointer { rows in
             for i in rows.indices {
                 rows[i].teamID.withUnsafeBytes { w.field($0) }
