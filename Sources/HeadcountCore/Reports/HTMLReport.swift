@@ -16,18 +16,19 @@ public enum HTMLReport {
         return t.extra[i]
     }
 
-    /// The indices of `rows` that `including` keeps, largest `value` first, ties by id bytes, so
-    /// the order is stable; the first `limit` of them.
+    /// The indices of `rows` that `including` keeps (all without it), largest `value` first, ties
+    /// by id bytes, so the order is stable; the first `limit` of them.
     /// The sort moves indices and compares numbers (and ids on a tie, which many small teams
     /// share), not whole rows, each copied with its arrays: `report.html` of M's 20,000 teams
     /// 27-29 ms of CPU with those, about 21 ms without (`perf`). A short list (the top 20) is
     /// picked in one pass instead: sorting all of M's teams for it took 3-8 ms.
     static func ranked<Row>(_ rows: [Row], by value: (Row) -> Int, id: (Row) -> [UInt8], limit: Int = .max,
-                            including: (Row) -> Bool = { _ in true }) -> [Int] {
+                            including: ((Row) -> Bool)? = nil) -> [Int] {
         let values = rows.map(value)
         guard limit < rows.count / 16 else {
             let ids = rows.map(id)
-            return Array(values.indices.filter { including(rows[$0]) }.sorted { a, b in
+            let kept = including.map { keeps in values.indices.filter { keeps(rows[$0]) } } ?? Array(values.indices)
+            return Array(kept.sorted { a, b in
                 values[a] != values[b] ? values[a] > values[b] : ids[a].lexicographicallyPrecedes(ids[b])
             }.prefix(limit))
         }
@@ -39,7 +40,7 @@ public enum HTMLReport {
         best.reserveCapacity(limit + 1)
         for i in rows.indices {
             if best.count == limit && !precedes(i, best[limit - 1]) { continue }
-            guard including(rows[i]) else { continue }
+            if let including, !including(rows[i]) { continue }
             var at = best.count
             while at > 0 && precedes(i, best[at - 1]) { at -= 1 }
             best.insert(i, at: at)
