@@ -201,7 +201,7 @@ final class ContactScanner {
     /// Batches in flight per file: 32 (65,536 rows, about 9 MB) absorb a scheduler time slice
     /// when three threads share two cores; with 4, the stage that kept running soon found
     /// the next one's queue full or empty and a core sat idle (M: 7% slower). A file read
-    /// alone gets twice as many (`OpenedInput.readsAlone`).
+    /// alone gets up to four times as many (`OpenedInput.depthFactor`).
     static let depth = 32
 
     private let condition = NSCondition()

@@ -707,7 +707,7 @@ public final class ReportJob {
 ///
 /// Every input is opened before any is read, so that a missing file or column stops the run
 /// at once; but only the files being read (`--threads` at a time) hold a decompressing thread
-/// and its buffers (about 17 MB; twice that for a file read alone, `readsAlone`). A regular
+/// and its buffers (about 17 MB; up to four times that for a file read alone, `depthFactor`). A regular
 /// file is closed again once its header is known and reopened when its turn comes
 /// (`startReading`), its header read again and compared; before,
 /// every file held its thread and buffers from the start, and 40 inputs took 740 MB. A pipe,
@@ -746,17 +746,25 @@ final class OpenedInput {
     private var reading: Reading?
 
     /// Whether this file is the only one of its role read at a time. Its three threads (inflating,
-    /// scanning, counting) then share two cores with no other file's, and twice the buffers
-    /// between them (32 inflated chunks, 64 scanned batches: 18 MB more) keep a core from
-    /// idling while one stage catches up: on M, the time when two of the three waited at once
-    /// fell from 0.34 to 0.18 core-seconds a run and the median run from 1.98 to 1.84 s (six
-    /// alternating runs each). Several files read at once keep the single depths, so that
-    /// their buffers do not double too.
+    /// scanning, counting) then share two cores with no other file's, and deeper buffers between
+    /// them keep a core from idling while one stage catches up (`depthFactor`).
     let readsAlone: Bool
+    /// How many times the single depths (16 inflated chunks, 32 scanned batches) this file's
+    /// threads keep in flight: 1 for files read at once, so that their buffers do not multiply.
+    /// A file read alone gets 4 under the default memory limit or more, 2 under a smaller one
+    /// (the buffers are memory the limit does not cover: the 50M-row dump under `256MiB` peaked
+    /// at 350 MB with 2, 386 MB with 4).
+    ///
+    /// Twice the single depths, on M the time when two of the three threads waited at once fell
+    /// from 0.34 to 0.18 core-seconds a run and the median run from 1.98 to 1.84 s (six
+    /// alternating runs each). Twice that again (64 chunks, 128 batches: 35 MB more at the peak),
+    /// wall time minus half the CPU time, the share of a run a core sat idle, fell from 0.147 to
+    /// 0.090 s (medians of six alternating runs); the pipeline had still stopped behind the
+    /// counting thread while it applied its staging buffers, which fill in step, at once.
+    let depthFactor: Int
     /// The inflated chunks and the scanned batches this file's threads keep in flight.
-    var chunksAhead: Int { Self.ahead(PrefetchingReader.defaultDepth, alone: readsAlone) }
-    var batchesAhead: Int { Self.ahead(ContactScanner.depth, alone: readsAlone) }
-    private static func ahead(_ depth: Int, alone: Bool) -> Int { alone ? 2 * depth : depth }
+    var chunksAhead: Int { depthFactor * PrefetchingReader.defaultDepth }
+    var batchesAhead: Int { depthFactor * ContactScanner.depth }
 
     /// The CSV reader of a file being read (after `startReading`).
     var reader: CSVReader { reading!.reader }
@@ -769,12 +777,14 @@ final class OpenedInput {
         self.path = path
         self.config = config
         readsAlone = min(config.threads, role == .contacts ? config.contacts.count : config.memberships.count) <= 1
+        let depthFactor = readsAlone ? (config.memoryLimit >= 1 << 30 ? 4 : 2) : 1
+        self.depthFactor = depthFactor
         let file = try InputFile(path: path)
         size = file.size
         let header: [[UInt8]]?
         if file.size == nil {
             let reading = try Reading(file, config, delimiter: config.delimiter,
-                                      chunks: Self.ahead(PrefetchingReader.defaultDepth, alone: readsAlone))
+                                      chunks: depthFactor * PrefetchingReader.defaultDepth)
             self.reading = reading
             stats.format = reading.stream.format
             header = try Self.located(path) { try reading.reader.readHeader() }
