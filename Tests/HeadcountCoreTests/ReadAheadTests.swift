@@ -18,7 +18,7 @@ import Testing
             ([a, b], [m], 1, 1 << 30, 4, 4),
             ([a], [m, m], 2, 1 << 30, 4, 1),
             ([a], [m], 4, 16 << 30, 4, 4),
-            ([a], [m], 4, (1 << 30) - 1, 2, 2),
+            ([a], [m], 4, ReportConfiguration.defaultMemoryLimit - 1, 2, 2),
             ([a, b], [m, m], 4, 256 << 20, 1, 1),
         ]
         for (contacts, memberships, threads, limit, contactsFactor, membershipsFactor) in cases {

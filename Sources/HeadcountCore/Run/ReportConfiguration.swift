@@ -71,7 +71,9 @@ public struct ReportConfiguration: Sendable {
     /// `--as-of`: count only contacts created at or before this instant (µs since 1970, UTC).
     public var asOf: Int64?
     /// Bytes the counting structures may use before they spill to disk (`--memory-limit`).
-    public var memoryLimit = 1 << 30
+    public var memoryLimit = defaultMemoryLimit
+    /// `--memory-limit` when none is given: 1 GiB.
+    public static let defaultMemoryLimit = 1 << 30
     /// Where spill files go (`--temp-dir`).
     public var temporaryDirectory = NSTemporaryDirectory()
     /// The run history database; nil: no history (`--no-history`).

@@ -707,8 +707,8 @@ public final class ReportJob {
 ///
 /// Every input is opened before any is read, so that a missing file or column stops the run
 /// at once; but only the files being read (`--threads` at a time) hold a decompressing thread
-/// and its buffers (about 17 MB; up to four times that for a file read alone, `depthFactor`). A regular
-/// file is closed again once its header is known and reopened when its turn comes
+/// and its buffers (about 17 MB; up to four times that for a file read alone, `depthFactor`).
+/// A regular file is closed again once its header is known and reopened when its turn comes
 /// (`startReading`), its header read again and compared; before,
 /// every file held its thread and buffers from the start, and 40 inputs took 740 MB. A pipe,
 /// which cannot be read twice, keeps reading from the start.
@@ -757,10 +757,12 @@ final class OpenedInput {
     ///
     /// Twice the single depths, on M the time when two of the three threads waited at once fell
     /// from 0.34 to 0.18 core-seconds a run and the median run from 1.98 to 1.84 s (six
-    /// alternating runs each). Twice that again (64 chunks, 128 batches: 35 MB more at the peak),
-    /// wall time minus half the CPU time, the share of a run a core sat idle, fell from 0.147 to
-    /// 0.090 s (medians of six alternating runs); the pipeline had still stopped behind the
-    /// counting thread while it applied its staging buffers, which fill in step, at once.
+    /// alternating runs each). But the pipeline still stopped behind the counting thread when it
+    /// applied its staging buffers, which fill in step, in one stretch (`perf sched`: 32-58 ms
+    /// of a run with the other two threads waiting and a core idle). Twice that again (64
+    /// chunks, 128 batches: 35 MB more at the peak), wall time minus half the CPU time, the
+    /// share of a run a core sat idle, fell from 0.147 to 0.090 s (medians of six alternating
+    /// runs).
     let depthFactor: Int
     /// The inflated chunks and the scanned batches this file's threads keep in flight.
     var chunksAhead: Int { depthFactor * PrefetchingReader.defaultDepth }
@@ -777,7 +779,7 @@ final class OpenedInput {
         self.path = path
         self.config = config
         readsAlone = min(config.threads, role == .contacts ? config.contacts.count : config.memberships.count) <= 1
-        let depthFactor = readsAlone ? (config.memoryLimit >= 1 << 30 ? 4 : 2) : 1
+        let depthFactor = readsAlone ? (config.memoryLimit >= ReportConfiguration.defaultMemoryLimit ? 4 : 2) : 1
         self.depthFactor = depthFactor
         let file = try InputFile(path: path)
         size = file.size
