@@ -118,6 +118,42 @@ import Testing
         #expect(out == text + text)
     }
 
+    /// A source whose reads wait until the test lets each one through.
+    final class GatedSource: ChunkSource, @unchecked Sendable {
+        let gate = DispatchSemaphore(value: 0)
+        var reads = 0
+        func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            gate.wait()
+            reads += 1
+            if reads > 2 { return 0 }
+            buffer.storeBytes(of: UInt8(ascii: "a"), toByteOffset: 0, as: UInt8.self)
+            return 1
+        }
+    }
+
+    @Test func prefetchingReaderCallsItsHookBeforeWaitingForAChunk() throws {
+        let source = GatedSource()
+        let reader = try PrefetchingReader(source, chunkSize: 1, depth: 2)
+        let waiting = DispatchSemaphore(value: 0)
+        reader.beforeWaiting = { waiting.signal() }
+        let got = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            var byte: UInt8 = 0
+            while (try? withUnsafeMutableBytes(of: &byte) { try reader.read(into: $0) }) ?? 0 > 0 { got.signal() }
+            got.signal()
+        }
+        // Nothing inflated yet: the reader says it waits, then gets the chunk let through.
+        #expect(waiting.wait(timeout: .now() + 10) == .success)
+        source.gate.signal()
+        #expect(got.wait(timeout: .now() + 10) == .success)
+        // Waiting for the next one, it says so again; a chunk already there needs no wait.
+        #expect(waiting.wait(timeout: .now() + 10) == .success)
+        source.gate.signal()
+        source.gate.signal()
+        #expect(got.wait(timeout: .now() + 10) == .success)
+        #expect(got.wait(timeout: .now() + 10) == .success)   // the end
+    }
+
     @Test func prefetchingReaderPassesErrorsOn() throws {
         let dir = TemporaryFolder()
         let gz = GzipEncoder.gzip(text)

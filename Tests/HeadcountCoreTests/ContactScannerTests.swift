@@ -122,6 +122,27 @@ import Testing
         #expect(consumer.wait(for: 9) == [1, 2, 3, 4, 5, -1, 6, 7, -2])
     }
 
+    @Test func aHurriedConsumerTakesWhatIsThereOnce() {
+        // Patient for a minute: only `hurry` can wake it for fewer than four items.
+        let queue = BlockingQueue<Int>(wakeAfter: 4, patience: 60)
+        let consumer = Consumer(queue, count: 3)
+        #expect(untilWaiting(queue))
+        queue.hurry()   // nothing there: it sleeps on
+        queue.post(1)
+        queue.post(2)
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(consumer.sofar.isEmpty, "woken for fewer than four items")
+        queue.hurry()
+        #expect(consumer.wait(for: 2) == [1, 2])
+        // Hurried once, it waits for four again.
+        #expect(untilWaiting(queue))
+        queue.post(3)
+        Thread.sleep(forTimeInterval: 0.2)
+        #expect(consumer.sofar == [1, 2], "still hurried after taking what was there")
+        queue.hurry()
+        #expect(consumer.wait(for: 3) == [1, 2, 3])
+    }
+
     @Test func fewerItemsAreTakenAfterThePatience() {
         // A producer that stops (a pipe's writer that writes no more) does not hold up one item.
         let queue = BlockingQueue<Int>(wakeAfter: 4, patience: 0.01)

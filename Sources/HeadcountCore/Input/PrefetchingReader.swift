@@ -176,10 +176,18 @@ public final class PrefetchingReader: ChunkSource {
         return region
     }
 
+    /// Called on the reading thread when it is about to wait for a chunk (set before reading).
+    public var beforeWaiting: (() -> Void)?
+
     /// The oldest filled chunk, waiting for one; nil at the end of the stream.
     private func takeFull() throws -> Chunk? {
         condition.lock()
         defer { condition.unlock() }
+        if full.isEmpty && !finished, let beforeWaiting {
+            condition.unlock()
+            beforeWaiting()
+            condition.lock()
+        }
         while full.isEmpty && !finished { condition.wait() }
         if full.isEmpty {
             if let failure { throw failure }
