@@ -103,6 +103,8 @@ final class BlockingQueue<Item> {
     /// Urgent items posted and not yet taken.
     private var urgent = 0
     private var sleeping = false
+    /// A producer said the sleeping consumer should take what is here (`hurry`).
+    private var hurried = false
 
     /// - Parameters:
     ///   - wakeAfter: how many items a consumer that found none waits for. Producers must be
@@ -149,7 +151,6 @@ final class BlockingQueue<Item> {
         condition.unlock()
         if wake { condition.signal() }
     }
-    private var hurried = false
 
     /// The oldest item, waiting for one (for `wakeAfter` of them, or an urgent one, when there
     /// is none).

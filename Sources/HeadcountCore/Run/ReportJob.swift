@@ -754,7 +754,7 @@ final class OpenedInput {
     /// Whether this file is the only one of its role read at a time. Its three threads (inflating,
     /// scanning, counting) then share two cores with no other file's, and deeper buffers between
     /// them keep a core from idling while one stage catches up (`depthFactor`).
-    let readsAlone: Bool
+    var readsAlone: Bool { depthFactor > 1 }
     /// How many times the single depths (16 inflated chunks, 32 scanned batches) this file's
     /// threads keep in flight: 1 for files read at once, so that their buffers do not multiply.
     /// A file read alone gets 4 under the default memory limit or more, 2 under a smaller one
@@ -788,8 +788,8 @@ final class OpenedInput {
         stats = InputStats(role: role, path: path)
         self.path = path
         self.config = config
-        readsAlone = min(config.threads, role == .contacts ? config.contacts.count : config.memberships.count) <= 1
-        let depthFactor = readsAlone ? (config.memoryLimit >= ReportConfiguration.defaultMemoryLimit ? 4 : 2) : 1
+        let alone = min(config.threads, role == .contacts ? config.contacts.count : config.memberships.count) <= 1
+        let depthFactor = alone ? (config.memoryLimit >= ReportConfiguration.defaultMemoryLimit ? 4 : 2) : 1
         self.depthFactor = depthFactor
         let file = try InputFile(path: path)
         size = file.size
