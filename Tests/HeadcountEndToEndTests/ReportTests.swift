@@ -254,6 +254,18 @@ import Testing
         #expect(r.file("rejects.csv") == nil)
     }
 
+    @Test func headerOnlyFileWithoutTeamColumnHasNoTeam() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let r = try h.run(["report", "--contacts", "-", "--out", "out", "--quiet", "--team", "acme"],
+                          stdin: Array("email,audience_id\n".utf8))
+        #expect(r.status == 0)
+        #expect(r.file("teams.csv") == teamsHeader + "\n")
+        let json = try JSONSerialization.jsonObject(with: Data(try #require(r.file("summary.json")).utf8)) as! [String: Any]
+        let totals = json["totals"] as! [String: Any]
+        #expect(totals["teams"] as? Int == 0)
+        #expect(totals["contact_rows"] as? Int == 0)
+    }
+
     @Test func hostileIdsAreQuotedInCSV() throws {
         let h = Headcount(); defer { h.cleanup() }
         let r = try h.report(["hostile.csv.gz"])

@@ -581,7 +581,11 @@ public final class ReportJob {
                                 rejects: RejectLog) -> ReportData {
         let teamIDs = (0..<teams.count).map { teams.bytes(of: $0) }
         let teamTable = teams
-        let order = (0..<teams.count).map(teamTable.sortKey(of:)).sorted(by: teamTable.precedes).map(\.index)
+        // A team is a row when it has contact rows: a file with no team column puts its rows in
+        // `--team`'s team, which is known before any row is read, and an empty file leaves it
+        // without any (a report of no rows has no teams, whichever columns its file has).
+        let order = (0..<teams.count).filter { teamContactRows[$0] > 0 }.map(teamTable.sortKey(of:))
+            .sorted(by: teamTable.precedes).map(\.index)
         var rank = [Int](repeating: 0, count: teams.count)
         for (i, t) in order.enumerated() { rank[t] = i }
         let billing = self.billing
