@@ -442,6 +442,33 @@ struct SplitMix {
         }
     }
 
+    /// The partitions' tables are made when a staging buffer first fills, not with the counter,
+    /// which a run makes before its reading threads start; a run too small to fill one gets them
+    /// in `finish`.
+    @Test func tablesAreMadeWhenTheFirstStagingBufferFills() throws {
+        let small = PartitionedCounter(maxStaging: 64)
+        #expect(small.tableBytesHeld == 0)
+        for i in 0..<10 {
+            let key = Array("s\(i)@x.io".utf8).withUnsafeBytes { ByteHash.hash128($0, seed: 2) }
+            small.insert(key, team: 0, audience: noAudience, flags: .subscribed)
+        }
+        #expect(small.tableBytesHeld == 0)
+        #expect(try small.finish(teams: 1, audienceTeam: [], policy: .any).global == [10])
+
+        let counter = PartitionedCounter(maxStaging: 64)
+        var i = 0
+        while counter.tableBytesHeld == 0 {
+            let key = Array("t\(i)@x.io".utf8).withUnsafeBytes { ByteHash.hash128($0, seed: 2) }
+            counter.insert(key, team: 0, audience: noAudience, flags: .subscribed)
+            i += 1
+        }
+        // Some partition's 64 records, 256 partitions: not before the 64th record.
+        #expect(i >= 64 && i < 64 * PartitionedCounter.partitionCount)
+        #expect(counter.tableBytesHeld
+                == PartitionedCounter.partitionCount * PageMemory.length(PartitionedCounter.initialSlots, 32))
+        #expect(try counter.finish(teams: 1, audienceTeam: [], policy: .any).global == [i])
+    }
+
     @Test func manyKeysGrowEveryPartitionAndStayExact() throws {
         let counter = PartitionedCounter()
         counter.noteProgress(0.5)
