@@ -444,7 +444,7 @@ struct SplitMix {
 
     /// The partitions' tables are made when a staging buffer first fills, not with the counter,
     /// which a run makes before its reading threads start; a run too small to fill one gets them
-    /// in `finish`.
+    /// in `finish`, sized for what is staged.
     @Test func tablesAreMadeWhenTheFirstStagingBufferFills() throws {
         let small = PartitionedCounter(maxStaging: 64)
         #expect(small.tableBytesHeld == 0)
@@ -454,6 +454,8 @@ struct SplitMix {
         }
         #expect(small.tableBytesHeld == 0)
         #expect(try small.finish(teams: 1, audienceTeam: [], policy: .any).global == [10])
+        // Made in `finish` for the few records staged: a page each.
+        #expect(small.tableBytesHeld == PartitionedCounter.partitionCount * PageMemory.page)
 
         let counter = PartitionedCounter(maxStaging: 64)
         var i = 0

@@ -378,18 +378,26 @@ public final class PartitionedCounter: ContactCounter {
     /// Whether the partitions have their first tables (`makeTables`).
     private var tablesMade = false
 
-    /// Gives every partition its first table, once: when the first staging buffer fills (or
-    /// `finish` comes first), not when the counter is made. Until then records are only staged,
-    /// and a run's counter is made before its reading threads start: the 256 tables' 8 MiB
-    /// took 1.7-7.7 ms to fault in there, with a core idle and the inflating thread waiting
-    /// to start.
+    /// Gives every partition its first table, once: when the first staging buffer fills, not
+    /// when the counter is made. Until then records are only staged, and a run's counter is
+    /// made before its reading threads start: the 256 tables' 8 MiB took 1.7-7.7 ms to fault in
+    /// there, with a core idle and the inflating thread waiting to start. When `finish` comes
+    /// first (an input too small to fill a buffer), each table is made for the records staged
+    /// for it: a page or a few instead of 32 KiB, which a small run faulted in and gave back.
+    /// - Parameter forStaged: size each table for its staged records (`finish`), rather than
+    ///   `initialSlots` (to grow from).
     @inline(__always)
-    private func makeTables() {
+    private func makeTables(forStaged: Bool = false) {
         guard !tablesMade else { return }
         tablesMade = true
-        for p in partitions { p.table = Table(capacity: Self.initialSlots) }
+        for p in partitions {
+            p.table = Table(capacity: forStaged ? max(Self.smallestSlots, p.stagedCount * 4 / 3 + 1) : Self.initialSlots)
+        }
         tableBytes = partitions.reduce(0) { $0 + $1.table.bytes }
     }
+
+    /// Slots in one page: the smallest table worth making.
+    static let smallestSlots = PageMemory.page / MemoryLayout<Slot>.stride
 
     deinit {
         removeSpillFiles()
@@ -590,7 +598,7 @@ public final class PartitionedCounter: ContactCounter {
 
     public func finish(teams: Int, audienceTeam: [UInt32], policy: UnsubscribedPolicy) throws -> CountResult {
         defer { removeSpillFiles() }
-        makeTables()
+        makeTables(forStaged: true)
         // The workers below read staging lines this thread streamed out.
         headcount_store_fence()
         // What is still staged: a partition whose table has room for all of it is applied by the
