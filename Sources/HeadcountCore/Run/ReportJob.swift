@@ -78,6 +78,10 @@ public final class ReportJob {
     public func run() throws -> ReportOutcome {
         let config = configuration
         try config.validate()
+        if config.formats.contains(.html) {
+            // Not waited for: `render` waits on the template's own one-time initialisation.
+            _ = BackgroundWork(name: "hc-template", limited: false) { HTMLReport.compileReportTemplate() }
+        }
         let history = try config.historyPath.map { try HistoryStore(path: $0) }
         if let history {
             runID = try history.begin(id: runID, label: config.label, startedAt: Timestamp.iso8601(startedAt),
