@@ -11,6 +11,13 @@ import Testing
         }
     }
 
+    /// Every scanned row crosses from the scanning core to the counting core: one cache line
+    /// each (96 bytes before, 1.5 lines; M: 2.9% less CPU, README), and a batch's rows on lines.
+    @Test func aScannedRowIsOneCacheLine() {
+        #expect(MemoryLayout<ScannedRow>.stride == 64)
+        #expect(Int(bitPattern: RowBatch().rows) % 64 == 0)
+    }
+
     @Test func fieldsBeforeTheFaultAreReadable() {
         #expect(field(0, "t1,a1,\"broken@x.io,more") == "t1")
         #expect(field(1, "a@x.io,t1,\"broken") == "t1")

@@ -1,33 +1,31 @@
 import Foundation
 
 /// One contact row as the scanning thread left it for the counting thread.
+///
+/// 64 bytes, one cache line: every row crosses from the scanning core to the counting core.
+/// What only some runs or some rows need is kept beside the rows, in the batch (the contact
+/// id's key, the raw text's place, the team's index).
 struct ScannedRow {
     enum Outcome: UInt8 { case counted, filtered, rejected }
 
     /// The contact's key: team + normalised email (counted rows).
     var key: Key128
-    /// The contact id's key, or zero when there is none (or no join is needed).
-    var contact: Key128
-    var line: Int
     /// The team's and the audience's hashes in their id tables (`ByteInterner`), so that the
     /// counting thread neither hashes nor waits for a slot it could have fetched early.
     var teamHash: UInt64
     var audienceHash: UInt64
+    var line: Int
     var teamOffset: UInt32
     /// `fixedTeam` when the file has no team column.
     var teamLength: UInt32
     var audienceOffset: UInt32
     /// `none` when the row has no audience.
     var audienceLength: UInt32
-    var rawOffset: UInt32
-    var rawLength: UInt32
     var flags: UInt32
     var outcome: Outcome
     var reason: RejectReason
     /// false for a row whose team could not be read (malformed, or an invalid team id).
     var hasTeam: Bool
-    /// The team's index, once the counting thread has interned it (for the contact index).
-    var teamIndex: UInt32 = 0
 
     static let fixedTeam = UInt32.max
     static let none = UInt32.max
@@ -48,7 +46,16 @@ struct JoinedRow {
 /// A batch of scanned rows and the bytes they point into; reused.
 final class RowBatch {
     static let capacity = 2048
-    let rows = UnsafeMutablePointer<ScannedRow>.allocate(capacity: RowBatch.capacity)
+    /// On cache lines: a row is one.
+    let rows = UnsafeMutableRawPointer.allocate(byteCount: RowBatch.capacity * MemoryLayout<ScannedRow>.stride,
+                                                alignment: 64).bindMemory(to: ScannedRow.self, capacity: RowBatch.capacity)
+    /// Each row's contact id key, or zero when it has none; written only when the run joins
+    /// memberships (the scanner's `Columns.contactID`), and for membership rows.
+    let contacts = UnsafeMutablePointer<Key128>.allocate(capacity: RowBatch.capacity)
+    /// Where each rejected row's raw text is in the arena (and each membership row's).
+    let raws = UnsafeMutablePointer<(offset: UInt32, length: UInt32)>.allocate(capacity: RowBatch.capacity)
+    /// Each row's team index, once the counting thread has interned it (for the contact index).
+    let teamIndices = UnsafeMutablePointer<UInt32>.allocate(capacity: RowBatch.capacity)
     /// Membership rows joined to their contacts (by `IndexStage`); allocated on first use, so
     /// that contact batches do not carry it.
     var joined: UnsafeMutablePointer<JoinedRow> {
@@ -67,6 +74,9 @@ final class RowBatch {
 
     deinit {
         rows.deallocate()
+        contacts.deallocate()
+        raws.deallocate()
+        teamIndices.deallocate()
         joinedRows?.deallocate()
         arena.deallocate()
     }
@@ -84,6 +94,10 @@ final class RowBatch {
     func bytes(_ offset: UInt32, _ length: UInt32) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: arena.base + Int(offset), count: Int(length))
     }
+
+    /// Row `i`'s raw text: a rejected row's, or a membership row's.
+    @inline(__always)
+    func raw(_ i: Int) -> UnsafeRawBufferPointer { bytes(raws[i].offset, raws[i].length) }
 }
 
 /// A first-in, first-out queue between threads; `take` waits for an item.
@@ -311,21 +325,21 @@ final class ContactScanner {
         while b.count < RowBatch.capacity {
             let outcome = try reader.next()
             if outcome == .end { return false }
-            var row = ScannedRow(key: Key128(low: 0, high: 0), contact: Key128(low: 0, high: 0), line: reader.line,
-                                 teamHash: c.fixedTeamHash, audienceHash: 0, teamOffset: 0,
-                                 teamLength: ScannedRow.fixedTeam, audienceOffset: 0,
-                                 audienceLength: ScannedRow.none, rawOffset: 0, rawLength: 0,
+            var row = ScannedRow(key: Key128(low: 0, high: 0), teamHash: c.fixedTeamHash, audienceHash: 0,
+                                 line: reader.line, teamOffset: 0, teamLength: ScannedRow.fixedTeam,
+                                 audienceOffset: 0, audienceLength: ScannedRow.none,
                                  flags: RecordFlags.subscribed.rawValue, outcome: .counted, reason: .malformedRow,
                                  hasTeam: true)
+            var contact = Key128(low: 0, high: 0)
             if c.memberships {
-                scanMembership(outcome, reader, c, b, &row)
+                scanMembership(outcome, reader, c, b, &row, &contact)
             } else {
-                scanRow(outcome, reader, c, normalizer, b, &row)
+                scanRow(outcome, reader, c, normalizer, b, &row, &contact)
             }
+            if c.contactID != nil { b.contacts[b.count] = contact }
             if row.outcome == .rejected || c.memberships {
                 let raw = reader.rawRecord()
-                row.rawOffset = b.keep(raw)
-                row.rawLength = UInt32(raw.count)
+                b.raws[b.count] = (b.keep(raw), UInt32(raw.count))
             }
             b.rows[b.count] = row
             b.count += 1
@@ -371,14 +385,14 @@ final class ContactScanner {
     /// thread joins it to the contacts and decides.
     @inline(__always)
     private func scanMembership(_ outcome: CSVReader.Outcome, _ reader: CSVReader, _ c: Columns, _ b: RowBatch,
-                                _ row: inout ScannedRow) {
+                                _ row: inout ScannedRow, _ contact: inout Key128) {
         guard outcome == .record, reader.fieldCount == c.width else {
             row.outcome = .rejected
             row.reason = .malformedRow
             return
         }
         row.flags = 0
-        row.contact = ContactIndex.key(of: reader.field(c.contactID!))
+        contact = ContactIndex.key(of: reader.field(c.contactID!))
         if let teamCol = c.team {
             let t = reader.field(teamCol)
             row.teamOffset = b.keep(t)
@@ -393,7 +407,7 @@ final class ContactScanner {
 
     @inline(__always)
     private func scanRow(_ outcome: CSVReader.Outcome, _ reader: CSVReader, _ c: Columns, _ normalizer: EmailNormalizer,
-                         _ b: RowBatch, _ row: inout ScannedRow) {
+                         _ b: RowBatch, _ row: inout ScannedRow, _ contact: inout Key128) {
         func reject(_ reason: RejectReason) {
             row.outcome = .rejected
             row.reason = reason
@@ -445,7 +459,7 @@ final class ContactScanner {
                 row.outcome = .filtered
                 if let col = c.contactID {
                     let id = reader.field(col)
-                    if id.count > 0 { row.contact = ContactIndex.key(of: id) }
+                    if id.count > 0 { contact = ContactIndex.key(of: id) }
                 }
                 return
             }
@@ -471,7 +485,7 @@ final class ContactScanner {
         }
         if let col = c.contactID {
             let id = reader.field(col)
-            if id.count > 0 { row.contact = ContactIndex.key(of: id) }
+            if id.count > 0 { contact = ContactIndex.key(of: id) }
         }
     }
 }

@@ -120,25 +120,24 @@ final class IndexStage {
     static let prefetchAhead = 16
 
     @inline(__always)
-    private func prefetch(_ row: ScannedRow) {
-        if row.contact.low != 0 || row.contact.high != 0 { index.prefetch(row.contact) }
+    private func prefetch(_ contact: Key128) {
+        if contact.low != 0 || contact.high != 0 { index.prefetch(contact) }
     }
 
     /// Adds the ids of a batch of contact rows: counted rows name their contact, rows filtered
     /// by `--as-of` mark their memberships as filtered too.
     private func add(_ batch: RowBatch) {
         index.noteProgress(batch.progress)
-        for i in 0..<min(Self.prefetchAhead, batch.count) { prefetch(batch.rows[i]) }
+        for i in 0..<min(Self.prefetchAhead, batch.count) { prefetch(batch.contacts[i]) }
         for i in 0..<batch.count {
-            if i + Self.prefetchAhead < batch.count { prefetch(batch.rows[i + Self.prefetchAhead]) }
-            let row = batch.rows[i]
-            guard row.contact.low != 0 || row.contact.high != 0 else { continue }
+            if i + Self.prefetchAhead < batch.count { prefetch(batch.contacts[i + Self.prefetchAhead]) }
+            let row = batch.rows[i], id = batch.contacts[i], team = batch.teamIndices[i]
+            guard id.low != 0 || id.high != 0 else { continue }
             switch row.outcome {
             case .counted:
-                index.add(id: row.contact, contact: row.key, team: row.teamIndex)
+                index.add(id: id, contact: row.key, team: team)
             case .filtered:
-                index.add(id: row.contact, contact: Key128(low: 0, high: row.teamHash), team: row.teamIndex,
-                          filtered: true)
+                index.add(id: id, contact: Key128(low: 0, high: row.teamHash), team: team, filtered: true)
             case .rejected:
                 break
             }
@@ -172,14 +171,14 @@ final class IndexStage {
         guard let spill else { return }
         do {
             for i in 0..<batch.count {
-                let row = batch.rows[i]
-                guard row.contact.low != 0 || row.contact.high != 0 else { continue }
+                let row = batch.rows[i], id = batch.contacts[i], team = batch.teamIndices[i]
+                guard id.low != 0 || id.high != 0 else { continue }
                 switch row.outcome {
                 case .counted:
-                    try spill.addContact(id: row.contact, contact: row.key, team: row.teamIndex, filtered: false)
+                    try spill.addContact(id: id, contact: row.key, team: team, filtered: false)
                 case .filtered:
-                    try spill.addContact(id: row.contact, contact: Key128(low: 0, high: row.teamHash),
-                                         team: row.teamIndex, filtered: true)
+                    try spill.addContact(id: id, contact: Key128(low: 0, high: row.teamHash), team: team,
+                                         filtered: true)
                 case .rejected:
                     break
                 }
@@ -200,10 +199,10 @@ final class IndexStage {
         guard let spill else { return }
         do {
             for i in 0..<batch.count {
-                let row = batch.rows[i]
-                let raw = batch.bytes(row.rawOffset, row.rawLength)
+                let row = batch.rows[i], id = batch.contacts[i]
+                let raw = batch.raw(i)
                 if row.outcome == .rejected {
-                    try spill.addMembership(lane: lane, line: row.line, id: row.contact, team: JoinSpill.noSuchTeam,
+                    try spill.addMembership(lane: lane, line: row.line, id: id, team: JoinSpill.noSuchTeam,
                                             reason: row.reason, flags: 0, audience: UnsafeRawBufferPointer(start: nil, count: 0),
                                             raw: raw)
                     continue
@@ -212,7 +211,7 @@ final class IndexStage {
                     ? JoinSpill.anyTeam
                     : teams.lookup(batch.bytes(row.teamOffset, row.teamLength), hash: row.teamHash)
                         .map { UInt32($0) } ?? JoinSpill.noSuchTeam
-                try spill.addMembership(lane: lane, line: row.line, id: row.contact, team: team, reason: nil,
+                try spill.addMembership(lane: lane, line: row.line, id: id, team: team, reason: nil,
                                         flags: row.flags, audience: batch.bytes(row.audienceOffset, row.audienceLength),
                                         raw: raw)
             }
@@ -224,9 +223,9 @@ final class IndexStage {
     /// Joins a batch of membership rows to their contacts.
     private func join(_ batch: RowBatch) {
         let joined = batch.joined
-        for i in 0..<min(Self.prefetchAhead, batch.count) { prefetch(batch.rows[i]) }
+        for i in 0..<min(Self.prefetchAhead, batch.count) { prefetch(batch.contacts[i]) }
         for i in 0..<batch.count {
-            if i + Self.prefetchAhead < batch.count { prefetch(batch.rows[i + Self.prefetchAhead]) }
+            if i + Self.prefetchAhead < batch.count { prefetch(batch.contacts[i + Self.prefetchAhead]) }
             let row = batch.rows[i]
             var j = JoinedRow(contact: Key128(low: 0, high: 0), audienceHash: 0, team: 0, outcome: nil,
                               filtered: false, deferred: false)
@@ -235,7 +234,7 @@ final class IndexStage {
             } else {
                 let rowTeam = row.teamLength == ScannedRow.fixedTeam
                     ? nil : teams.lookup(batch.bytes(row.teamOffset, row.teamLength), hash: row.teamHash) ?? -1
-                let contact = index.lookup(row.contact, team: rowTeam)
+                let contact = index.lookup(batch.contacts[i], team: rowTeam)
                 switch MembershipOutcome.of(contact, rowTeam: rowTeam, audienceLength: Int(row.audienceLength),
                                             flags: row.flags) {
                 case .filtered:

@@ -390,7 +390,7 @@ public final class ReportJob {
                 if team >= 0 { teamRejectedRows[team] += 1 }
                 stats.rejected[row.reason, default: 0] += 1
                 try rejects.add(lane: lane, file: path, line: row.line, reason: row.reason,
-                                raw: batch.bytes(row.rawOffset, row.rawLength), hasTeam: team >= 0)
+                                raw: batch.raw(i), hasTeam: team >= 0)
             case .filtered:
                 stats.rowsFiltered += 1
             case .counted:
@@ -426,7 +426,7 @@ public final class ReportJob {
                     team = teams.lookup(bytes, hash: hash) ?? internNewTeam(bytes, hash: hash)
                 }
                 teamContactRows[team] += 1
-                if keepTeamIndex { rows[i].teamIndex = UInt32(team) }
+                if keepTeamIndex { batch.teamIndices[i] = UInt32(team) }
             }
             teamOf[i] = Int32(team)
         }
@@ -514,7 +514,7 @@ public final class ReportJob {
                 let row = rows[i]
                 stats.rejected[reason, default: 0] += 1
                 try rejects.add(lane: lane, file: path, line: row.line, reason: reason,
-                                raw: batch.bytes(row.rawOffset, row.rawLength), hasTeam: true)
+                                raw: batch.raw(i), hasTeam: true)
             } else {
                 counter.insert(j.contact, team: j.team, audience: audienceOf[i], flags: [])
                 counted += 1
