@@ -523,6 +523,22 @@ struct SplitMix {
         #expect(seen.count == (bytes.count + 1) * 3)
     }
 
+    /// Ids of up to 16 bytes are hashed with one multiply of their two zero-padded words: the
+    /// length is mixed in, so that an id and the same id with NULs after it hash apart, and a
+    /// run of numeric team ids spreads over a table's slots as random values would.
+    @Test func shortIdHashesKeepLengthsAndSpread() {
+        let seed = ReportJob.teamSeed
+        func hash(_ bytes: [UInt8]) -> UInt64 { bytes.withUnsafeBytes { ByteInterner.hash($0, seed: seed) } }
+        let padded = (1...16).map { n in [UInt8(0x61)] + [UInt8](repeating: 0, count: n - 1) }
+        #expect(Set(padded.map(hash)).count == 16)
+        let teams = (0..<20_000).map { hash(Array(String($0).utf8)) }
+        #expect(Set(teams).count == 20_000)
+        // 16,384 slots: random values would fill 16384 × (1 - e^(-20000/16384)), about 11,550
+        // (these fill 11,789); ids that clustered would fill far fewer.
+        let occupied = Set(teams.map { $0 & 0x3FFF }).count
+        #expect(occupied > 11_300)
+    }
+
     @Test func interner() {
         let interner = ByteInterner(seed: 9)
         var indices: [Int] = []
