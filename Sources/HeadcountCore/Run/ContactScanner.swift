@@ -54,7 +54,8 @@ final class RowBatch {
     let contacts = UnsafeMutablePointer<Key128>.allocate(capacity: RowBatch.capacity)
     /// Where each rejected row's raw text is in the arena (and each membership row's).
     let raws = UnsafeMutablePointer<(offset: UInt32, length: UInt32)>.allocate(capacity: RowBatch.capacity)
-    /// Each row's team index, once the counting thread has interned it (for the contact index).
+    /// Each row's team index, once the counting thread has interned it (for the contact index,
+    /// which reads it only for rows with a team; the others keep an earlier batch's value).
     let teamIndices = UnsafeMutablePointer<UInt32>.allocate(capacity: RowBatch.capacity)
     /// Membership rows joined to their contacts (by `IndexStage`); allocated on first use, so
     /// that contact batches do not carry it.
