@@ -167,6 +167,30 @@ struct SplitMix {
         #expect(threaded == expected)
     }
 
+    /// The tally adds into 32-bit sums and moves them into 64-bit ones before they could
+    /// overflow: with the limit lowered, it moves them every few tables, in memory and spilled,
+    /// on one and on three threads, and the counts stay the model's.
+    @Test(arguments: [1, 3])
+    func tallySumsMovedOftenStayExact(threads: Int) throws {
+        let teams = 7, audiences = 35
+        let rows = randomRows(seed: 21, count: 300_000, teams: teams, audiencesPerTeam: 5, people: 250_000)
+        let dir = TemporaryFolder()
+        for memoryLimit in [1 << 30, 1 << 20] {
+            let counter = PartitionedCounter(memoryLimit: memoryLimit, temporaryDirectory: dir.path, threads: threads)
+            counter.tallyFlushLimit = 1_000
+            for row in rows {
+                let key = Array(row.email.utf8).withUnsafeBytes { ByteHash.hash128($0, seed: UInt64(row.team) &* 7919) }
+                counter.insert(key, team: UInt32(row.team), audience: row.audience.map(UInt32.init) ?? noAudience,
+                               flags: row.unsubscribed ? .unsubscribed : .subscribed)
+            }
+            let got = try counter.finish(teams: teams, audienceTeam: (0..<audiences).map { UInt32($0 % teams) },
+                                         policy: .any)
+            #expect(got == model(rows, teams: teams, audiences: audiences, policy: .any))
+            #expect(counter.tallyFlushes > 50)
+            #expect(counter.isSpilling == (memoryLimit == 1 << 20))
+        }
+    }
+
     /// The per-team row counters keep their values as they grow past their first capacity.
     @Test func countsKeepTheirValuesAsTheyGrow() {
         let counts = Counts()

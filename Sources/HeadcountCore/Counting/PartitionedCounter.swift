@@ -326,6 +326,11 @@ public final class PartitionedCounter: ContactCounter {
     private(set) var tablesGrownAlone = 0
     /// Bytes of the partitions' tables (for the tests).
     var tableBytesHeld: Int { tableBytes }
+    /// How far a tally's 32-bit sums may grow before they move into 64-bit ones (`Tally`);
+    /// lowered by the tests, so that a small input flushes.
+    var tallyFlushLimit = Int(UInt32.max)
+    /// The flushes of the last `finish`'s tallies (for the tests).
+    private(set) var tallyFlushes = 0
     /// The most spilled partitions `finish` merged at once (for the tests).
     private(set) var mergesAtOnce = 0
     /// Called by `finish` after each spilled partition is merged, with the partitions merged
@@ -623,7 +628,9 @@ public final class PartitionedCounter: ContactCounter {
         let workers = max(1, min(threads, Self.partitionCount))
         let schedule = MergeSchedule(count: Self.partitionCount,
                                      room: memoryLimit - elsewhere - tableBytes - poolBytes - stagingInUse)
-        let tallies = (0..<workers).map { _ in Tally(teams: teams, audiences: audienceTeam.count, policy: policy) }
+        let tallies = (0..<workers).map { _ in
+            Tally(teams: teams, audiences: audienceTeam.count, policy: policy, flushLimit: tallyFlushLimit)
+        }
         let errors = UnsafeMutableBufferPointer<Error?>.allocate(capacity: workers)
         errors.initialize(repeating: nil)
         defer { errors.deallocate() }
@@ -668,6 +675,7 @@ public final class PartitionedCounter: ContactCounter {
         if let error = errors.lazy.compactMap({ $0 }).first { throw error }
         var r = CountResult(teams: teams, audiences: audienceTeam.count)
         for t in tallies { t.addTo(&r) }
+        tallyFlushes = tallies.reduce(0) { $0 + $1.flushes }
         for (a, team) in audienceTeam.enumerated() where r.audienceContacts[a] > 0 {
             r.audiences[Int(team)] += 1
         }
@@ -680,15 +688,28 @@ public final class PartitionedCounter: ContactCounter {
         let audiences: Int
         let policy: UnsubscribedPolicy
         /// Per team: global, legacy, without audience, unsubscribed (four columns side by side).
-        let perTeam: UnsafeMutableBufferPointer<Int>
+        /// 32-bit, so that the sums the tally adds to in no order take half the cache (M: 320 KiB
+        /// for the teams, 1 MiB for the audiences, per worker); `flush` moves them into `wide`
+        /// before they could overflow.
+        let perTeam: UnsafeMutableBufferPointer<UInt32>
         /// Per audience: shared, exclusive (a contact of the audience is one or the other). A last
         /// row takes what stands for no audience.
-        let perAudience: UnsafeMutableBufferPointer<Int>
+        let perAudience: UnsafeMutableBufferPointer<UInt32>
+        /// What `flush` moved out of the 32-bit sums: the same layout, 64-bit.
+        private var wideTeam: [Int] = []
+        private var wideAudience: [Int] = []
+        /// Additions to any one sum since the last flush, at most (contacts and memberships).
+        private var pending = 0
+        /// The most `pending` may reach before a flush: `UInt32.max`, less in tests.
+        let flushLimit: Int
+        /// Flushes so far (for the tests).
+        private(set) var flushes = 0
         /// Contacts by number of audiences, from `smallHistogramSize` up (below, `smallHistogram`).
         var histogram: [Int] = []
         let smallHistogram: UnsafeMutablePointer<Int>
 
-        init(teams: Int, audiences: Int, policy: UnsubscribedPolicy) {
+        init(teams: Int, audiences: Int, policy: UnsubscribedPolicy, flushLimit: Int = Int(UInt32.max)) {
+            self.flushLimit = flushLimit
             self.teams = teams
             self.audiences = audiences
             self.policy = policy
@@ -718,6 +739,24 @@ public final class PartitionedCounter: ContactCounter {
         /// 3.3-3.4% of a run's samples with the branches, 2.9-3.2% without; perf, alternating).
         /// Empty slots are still skipped by a branch: adding zeros for them was slower (3.6-4.1%).
         func add(_ table: Table) {
+            var start = 0
+            repeat {
+                let end = min(table.capacity, start + Self.segment)
+                // No sum grows by more than three per slot (a contact, and its first two audiences
+                // or the stand-in for none) and one per further audience.
+                let most = (end - start) * 3 + table.pool.count
+                if pending + most > flushLimit { flush() }
+                pending += most
+                add(table, from: start, to: end)
+                start = end
+            } while start < table.capacity
+        }
+
+        /// Slots tallied between checks of `flushLimit`: with the pool's at most 2³⁰ nodes, one
+        /// segment cannot pass a 32-bit sum.
+        static let segment = 1 << 28
+
+        private func add(_ table: Table, from start: Int, to end: Int) {
             let slots = table.slots
             let capacity = table.capacity
             let perTeam = perTeam.baseAddress!, perAudience = perAudience.baseAddress!
@@ -726,11 +765,11 @@ public final class PartitionedCounter: ContactCounter {
             let unsubscribedFlag = RecordFlags.unsubscribed.rawValue, subscribedFlag = RecordFlags.subscribed.rawValue
             let none = UInt32(audiences)
             table.pool.withUnsafeBufferPointer { pool in
-                for j in 0..<capacity {
+                for j in start..<end {
                     if j + Self.prefetchAhead < capacity {
                         let ahead = slots[j + Self.prefetchAhead]
                         headcount_prefetch(perAudience + Int(min(ahead.firstAudience, none)) * 2)
-                        // The team's sums too: 32 bytes for each of 20,000 teams on M, read in no
+                        // The team's sums too: 16 bytes for each of 20,000 teams on M, read in no
                         // order (this load was a quarter of the tally's samples).
                         headcount_prefetch(perTeam + Int(ahead.team) * 4)
                     }
@@ -744,10 +783,10 @@ public final class PartitionedCounter: ContactCounter {
                     }
                     let unsubscribed = s.flags & unsubscribedFlag != 0 && (any || s.flags & subscribedFlag == 0)
                     let t = perTeam + Int(s.team) * 4
-                    t[0] += 1
-                    t[1] += k
-                    t[2] += k == 0 ? 1 : 0
-                    t[3] += unsubscribed ? 1 : 0
+                    t[0] &+= 1
+                    t[1] &+= UInt32(truncatingIfNeeded: k)
+                    t[2] &+= k == 0 ? 1 : 0
+                    t[3] &+= unsubscribed ? 1 : 0
                     if k < Self.smallHistogramSize {
                         small[k] += 1
                     } else {
@@ -756,12 +795,12 @@ public final class PartitionedCounter: ContactCounter {
                     }
                     // Shared (column 0) when in two audiences or more, else exclusive (column 1).
                     let column = k >= 2 ? 0 : 1
-                    perAudience[Int(min(s.firstAudience, none)) * 2 + column] += 1
-                    perAudience[Int(min(s.secondAudience, none)) * 2 + column] += 1
+                    perAudience[Int(min(s.firstAudience, none)) * 2 + column] &+= 1
+                    perAudience[Int(min(s.secondAudience, none)) * 2 + column] &+= 1
                     node = s.more
                     while node != 0 {
                         let n = pool[Int(node) - 1]
-                        perAudience[Int(n.audience) * 2] += 1
+                        perAudience[Int(n.audience) * 2] &+= 1
                         node = n.next
                     }
                 }
@@ -776,17 +815,35 @@ public final class PartitionedCounter: ContactCounter {
         /// `histogram`.
         static let smallHistogramSize = 64
 
+        /// Moves the 32-bit sums into the 64-bit ones and zeroes them.
+        func flush() {
+            if wideTeam.isEmpty {
+                wideTeam = Array(repeating: 0, count: perTeam.count)
+                wideAudience = Array(repeating: 0, count: perAudience.count)
+            }
+            for i in 0..<perTeam.count { wideTeam[i] += Int(perTeam[i]) }
+            for i in 0..<perAudience.count { wideAudience[i] += Int(perAudience[i]) }
+            perTeam.update(repeating: 0)
+            perAudience.update(repeating: 0)
+            pending = 0
+            flushes += 1
+        }
+
         func addTo(_ r: inout CountResult) {
+            // The 32-bit sums and what was flushed before, if anything was.
+            let wideTeam = self.wideTeam, wideAudience = self.wideAudience
+            func team(_ i: Int) -> Int { Int(perTeam[i]) + (wideTeam.isEmpty ? 0 : wideTeam[i]) }
+            func audience(_ i: Int) -> Int { Int(perAudience[i]) + (wideAudience.isEmpty ? 0 : wideAudience[i]) }
             for t in 0..<teams {
-                r.global[t] += perTeam[t * 4]
-                r.legacy[t] += perTeam[t * 4 + 1]
-                r.withoutAudience[t] += perTeam[t * 4 + 2]
-                r.unsubscribed[t] += perTeam[t * 4 + 3]
+                r.global[t] += team(t * 4)
+                r.legacy[t] += team(t * 4 + 1)
+                r.withoutAudience[t] += team(t * 4 + 2)
+                r.unsubscribed[t] += team(t * 4 + 3)
             }
             for a in 0..<audiences {
-                r.audienceShared[a] += perAudience[a * 2]
-                r.audienceExclusive[a] += perAudience[a * 2 + 1]
-                r.audienceContacts[a] += perAudience[a * 2] + perAudience[a * 2 + 1]
+                r.audienceShared[a] += audience(a * 2)
+                r.audienceExclusive[a] += audience(a * 2 + 1)
+                r.audienceContacts[a] += audience(a * 2) + audience(a * 2 + 1)
             }
             // Up to the largest number of audiences a contact has, and at least 0 and 1.
             var counts = Array(UnsafeBufferPointer(start: smallHistogram, count: Self.smallHistogramSize))
