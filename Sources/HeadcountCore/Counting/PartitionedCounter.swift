@@ -689,8 +689,8 @@ public final class PartitionedCounter: ContactCounter {
         let policy: UnsubscribedPolicy
         /// Per team: global, legacy, without audience, unsubscribed (four columns side by side).
         /// 32-bit, so that the sums the tally adds to in no order take half the cache (M: 320 KiB
-        /// for the teams, 1 MiB for the audiences, per worker); `flush` moves them into `wide`
-        /// before they could overflow.
+        /// for the teams, 1 MiB for the audiences, per worker); `flush` moves them into `wideTeam`
+        /// and `wideAudience` before they could overflow.
         let perTeam: UnsafeMutableBufferPointer<UInt32>
         /// Per audience: shared, exclusive (a contact of the audience is one or the other). A last
         /// row takes what stands for no audience.
