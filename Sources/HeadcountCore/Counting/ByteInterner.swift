@@ -103,8 +103,9 @@ public final class ByteInterner {
     /// A cheap seeded 64-bit hash of a short id (ids are a few to a few dozen bytes). Up to 16
     /// bytes, one multiply of the two zero-padded words, the length mixed in; the scanner hashes
     /// a team and an audience id a row (M: the scanner's row work 11% fewer samples than with
-    /// three or four multiplies, medians of eight alternating `perf` runs). Spread is all it needs: the id tables
-    /// compare bytes, and the contact tables compare the team (README, "Exactness").
+    /// three or four multiplies, medians of eight alternating `perf` runs). Spread is all it
+    /// needs: the id tables compare bytes, and the contact tables compare the team (README,
+    /// "Exactness").
     @inline(__always)
     static func hash(_ key: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
         let n = key.count
