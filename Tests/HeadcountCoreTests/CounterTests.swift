@@ -626,18 +626,39 @@ struct SplitMix {
     }
 
     /// The CSV writer's numbers are written in place; they must read as `String` and
-    /// `Decimal2.format` write them, signs, zeros and the extremes included.
+    /// `Decimal2.format` write them, signs, zeros and the extremes included, within their bounds.
     @Test func csvNumbersAreTheTextOfTheirValues() {
         let numbers = [0, 7, -7, 10, -10, 99, 100, 1_234_567_890, Int.max, Int.min, Int.min + 1]
         var w = CSVWriter()
-        for n in numbers { w.field(n) }
-        w.endRow()
+        w.row(within: numbers.count * RowBuilder.numberBound) { row in
+            for n in numbers { row.field(n) }
+        }
         let hundredths = [0, 5, -5, 50, 99, 100, -100, 1234, 10_000, -123_456, Int.max, Int.min + 1]
-        for h in hundredths { w.field(hundredths: h) }
-        w.endRow()
+        w.row(within: hundredths.count * RowBuilder.hundredthsBound) { row in
+            for h in hundredths { row.field(hundredths: h) }
+        }
         #expect(String(decoding: w.bytes, as: UTF8.self)
                 == numbers.map(String.init).joined(separator: ",") + "\n"
                 + hundredths.map { Decimal2.format(hundredths: $0) }.joined(separator: ",") + "\n")
         #expect(Decimal2.format(hundredths: -5) == "-0.05" && Decimal2.format(hundredths: 1234) == "12.34")
+    }
+
+    /// A row written in place quotes its fields as a row of arrays does: empty fields (the first
+    /// one too), commas, quotes, CR and LF, and an id of quotes alone, which takes its whole bound.
+    @Test func aRowWrittenInPlaceIsTheRowOfItsFields() {
+        let fields: [[UInt8]] = [[], Array("a,b".utf8), Array("say \"hi\"".utf8), Array("x\ry".utf8),
+                                 Array("x\ny".utf8), [], Array(repeating: 0x22, count: 40), Array("plain".utf8),
+                                 Array("josé".utf8)]
+        var expected = CSVWriter()
+        expected.row(fields)
+        expected.row([[UInt8]()])
+        var w = CSVWriter()
+        w.row(within: fields.reduce(0) { $0 + RowBuilder.bound(bytes: $1.count) }) { row in
+            for f in fields.dropLast() { f.withUnsafeBytes { row.field($0) } }
+            row.field(text: "josé")
+        }
+        w.row(within: RowBuilder.bound(bytes: 0)) { row in row.field(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        #expect(w.bytes == expected.bytes)
+        #expect(String(decoding: w.bytes, as: UTF8.self).hasPrefix(",\"a,b\",\"say \"\"hi\"\"\","))
     }
 }

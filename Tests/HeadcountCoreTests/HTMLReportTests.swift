@@ -91,6 +91,53 @@ import Testing
         #expect(HTMLReport.ranked([(id: [UInt8], n: Int)](), by: \.n, id: \.id).isEmpty)
     }
 
+    /// Rows already in id order (a report's teams) are ranked by their values and positions packed
+    /// into numbers; the order must be the one the ids give, equal ids and all, and values that
+    /// span too much for the numbers go the other way, to the same order.
+    @Test func rowsInIdOrderRankAsTheirIdsSay() {
+        var seed: UInt64 = 11
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int(seed >> 33) % n
+        }
+        func reference(_ rows: [(id: [UInt8], n: Int)]) -> [Int] {
+            rows.indices.sorted { a, b in   // stable: equal ids keep their order
+                rows[a].n != rows[b].n ? rows[a].n > rows[b].n : rows[a].id.lexicographicallyPrecedes(rows[b].id)
+            }
+        }
+        let ids = (0..<3000).map { _ in Array(String(next(900)).utf8) + (next(4) == 0 ? [0xC3, 0xA9] : []) }
+            .sorted { $0.lexicographicallyPrecedes($1) }
+        for spread in [1, 7, 1_000_000] {
+            let rows = ids.map { (id: $0, n: next(spread)) }
+            #expect(HTMLReport.ranked(rows, by: \.n, id: \.id) == reference(rows))
+            #expect(HTMLReport.ranked(rows, by: \.n, id: \.id, limit: 2000) == Array(reference(rows).prefix(2000)))
+            #expect(HTMLReport.ranked(rows, by: \.n, id: \.id, limit: 1000, including: { $0.n % 2 == 0 })
+                    == Array(reference(rows).filter { rows[$0].n % 2 == 0 }.prefix(1000)))
+        }
+        #expect(HTMLReport.byValueThenPosition([3, 1, 3, 2], [0, 1, 2, 3]) == [0, 2, 3, 1])
+        let extremes = [(id: [UInt8]([0x61]), n: Int.min), (id: [0x62], n: Int.max), (id: [0x63], n: 0)]
+        #expect(HTMLReport.byValueThenPosition(extremes.map(\.n), [0, 1, 2]) == nil)
+        #expect(HTMLReport.ranked(extremes, by: \.n, id: \.id) == [1, 2, 0])
+    }
+
+    /// Numbers written as bytes read as `String` writes them, and grouped by threes with commas.
+    @Test func numbersAreWrittenAsTheirText() {
+        for n in [0, 7, -7, 999, 1000, -1000, 12_345, 1_234_567, -999_999, Int.max, Int.min] {
+            var plain: [UInt8] = [], grouped: [UInt8] = []
+            NumberFormat.append(n, to: &plain)
+            NumberFormat.append(n, grouped: true, to: &grouped)
+            #expect(String(decoding: plain, as: UTF8.self) == String(n))
+            let digits = String(n.magnitude)
+            var expected = n < 0 ? "-" : ""
+            for (i, c) in digits.enumerated() {
+                if i > 0 && (digits.count - i) % 3 == 0 { expected.append(",") }
+                expected.append(c)
+            }
+            #expect(String(decoding: grouped, as: UTF8.self) == expected)
+        }
+        #expect(NumberFormat.grouped(-1_234_567) == "-1,234,567" && NumberFormat.grouped(100) == "100")
+    }
+
     /// A short list (the largest-saving teams) is picked in one pass; it is the same list, in the
     /// same order, as the first rows of the full ranking with the same rows left out.
     @Test func aShortRankingIsTheFullRankingsFirstRows() {

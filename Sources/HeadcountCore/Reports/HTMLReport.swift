@@ -28,6 +28,13 @@ public enum HTMLReport {
         guard limit < rows.count / 16 else {
             let ids = rows.map(id)
             let kept = including.map { keeps in values.indices.filter { keeps(rows[$0]) } } ?? Array(values.indices)
+            // Rows in id order already (a report's teams are), so that of two equal values the
+            // one first in the rows comes first: M's 20,000 teams sorted by a closure that
+            // compared ids on every tie took 6 ms of the 18 that `report.html` took to render.
+            if ids.indices.dropFirst().allSatisfy({ !ids[$0].lexicographicallyPrecedes(ids[$0 - 1]) }),
+               let order = byValueThenPosition(values, kept) {
+                return Array(order.prefix(limit))
+            }
             return Array(kept.sorted { a, b in
                 values[a] != values[b] ? values[a] > values[b] : ids[a].lexicographicallyPrecedes(ids[b])
             }.prefix(limit))
@@ -47,6 +54,19 @@ public enum HTMLReport {
             if best.count > limit { best.removeLast() }
         }
         return best
+    }
+
+    /// The `kept` positions of `values`, larger values first, equal values in position order; each
+    /// position and its value packed into one number and the numbers sorted. nil when the values
+    /// span too much for the number.
+    static func byValueThenPosition(_ values: [Int], _ kept: [Int]) -> [Int]? {
+        guard let low = values.min(), let high = values.max() else { return [] }
+        let positionBits = Int.bitWidth - values.count.leadingZeroBitCount
+        let (span, overflow) = high.subtractingReportingOverflow(low)
+        guard !overflow && positionBits < 63 && span >> (63 - positionBits) == 0 else { return nil }
+        let mask = UInt64(1) << UInt64(positionBits) - 1
+        return kept.map { UInt64(high - values[$0]) << UInt64(positionBits) | UInt64($0) }.sorted()
+            .map { Int(truncatingIfNeeded: $0 & mask) }
     }
 
     static func number(_ n: Int) -> [String: Any] { ["v": n, "text": NumberFormat.grouped(n)] }
@@ -151,31 +171,47 @@ public enum HTMLReport {
     /// engine looks each of a row's 19 values up by name in a dictionary of `Any`, and its
     /// 2,000 rows took 0.1 s, the longest step of a large run after counting (M). The markup
     /// and the escaping are the template's (`HTMLReportTests.allTeamsRowsAreTheTemplates`).
+    ///
+    /// Written as bytes, each number's two forms straight into them: built from `String`s, a
+    /// number's text and its grouped text for each of a row's 18 cells, M's 2,000 rows took 8 ms
+    /// of the 18 that `report.html` took to render, the longest of the report files.
     static func allTeamsRows(_ teams: some Sequence<TeamRow>) -> String {
-        var html = ""
+        var html: [UInt8] = []
+        html.reserveCapacity(teams.underestimatedCount * 400)
+        func append(_ text: StaticString) {
+            text.withUTF8Buffer { html.append(contentsOf: $0) }
+        }
         func numberCell(_ n: Int) {
-            html += "<td class=\"n\" data-v=\"\(n)\">"
-            html += NumberFormat.grouped(n)
-            html += "</td>"
+            append("<td class=\"n\" data-v=\"")
+            NumberFormat.append(n, to: &html)
+            append("\">")
+            NumberFormat.append(n, grouped: true, to: &html)
+            append("</td>")
         }
         for t in teams {
-            html += "<tr><td>"
-            html += escaped(id(t.teamID))
-            html += "</td>"
+            append("<tr><td>")
+            // As text, as the template shows it: an id that is not UTF-8 (which no report's team
+            // can be) shows its bytes decoded with replacement characters.
+            if t.teamID.contains(where: { $0 >= 0x80 }) {
+                appendEscaped(Array(id(t.teamID).utf8), to: &html)
+            } else {
+                appendEscaped(t.teamID, to: &html)
+            }
+            append("</td>")
             numberCell(t.contactRows)
             numberCell(t.audiences)
             numberCell(t.legacyContacts)
             numberCell(t.globalContacts)
             numberCell(t.duplicateRecords)
-            html += "<td class=\"n\">"
-            html += t.reductionPct
-            html += "</td>"
+            append("<td class=\"n\">")
+            html.append(contentsOf: t.reductionPct.utf8)
+            append("</td>")
             numberCell(t.unsubscribedContacts)
             numberCell(t.contactsWithoutAudience)
             numberCell(t.rejectedRows)
-            html += "</tr>\n"
+            append("</tr>\n")
         }
-        return html
+        return String(decoding: html, as: UTF8.self)
     }
 
     /// `text` with the five characters that mean something in HTML replaced by entities, as the
@@ -183,12 +219,23 @@ public enum HTMLReport {
     /// escaped too, where the template, reading characters, would leave it.
     static func escaped(_ text: String) -> String {
         let utf8 = text.utf8
-        guard utf8.contains(where: { $0 == 0x3C || $0 == 0x3E || $0 == 0x26 || $0 == 0x22 || $0 == 0x27 }) else {
-            return text
-        }
+        guard utf8.contains(where: needsEscape) else { return text }
         var out: [UInt8] = []
         out.reserveCapacity(utf8.count + 16)
-        for b in utf8 {
+        appendEscaped(utf8, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    @inline(__always)
+    private static func needsEscape(_ b: UInt8) -> Bool { b == 0x3C || b == 0x3E || b == 0x26 || b == 0x22 || b == 0x27 }
+
+    /// Appends UTF-8 `text` escaped as `escaped` escapes it.
+    static func appendEscaped(_ text: some Collection<UInt8>, to out: inout [UInt8]) {
+        guard text.contains(where: needsEscape) else {
+            out.append(contentsOf: text)
+            return
+        }
+        for b in text {
             switch b {
             case 0x3C: out += "&lt;".utf8
             case 0x3E: out += "&gt;".utf8
@@ -198,7 +245,6 @@ public enum HTMLReport {
             default: out.append(b)
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// A JSON value as plain text for a table cell.

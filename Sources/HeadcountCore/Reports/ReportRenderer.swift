@@ -47,18 +47,21 @@ public enum ReportRenderer {
         // 4-19 ms this file takes; BENCHMARKS.md).
         teams.withUnsafeBufferPointer { rows in
             for i in rows.indices {
-                rows[i].teamID.withUnsafeBytes { w.field($0) }
-                w.field(rows[i].contactRows)
-                w.field(rows[i].audiences)
-                w.field(rows[i].legacyContacts)
-                w.field(rows[i].globalContacts)
-                w.field(rows[i].duplicateRecords)
-                w.field(hundredths: rows[i].reductionHundredths)
-                w.field(rows[i].unsubscribedContacts)
-                w.field(rows[i].contactsWithoutAudience)
-                w.field(rows[i].rejectedRows)
-                for f in rows[i].extra { w.field(f.utf8) }
-                w.endRow()
+                let bound = RowBuilder.bound(bytes: rows[i].teamID.count) + 8 * RowBuilder.numberBound
+                    + RowBuilder.hundredthsBound + rows[i].extra.reduce(0) { $0 + RowBuilder.bound(bytes: $1.utf8.count) }
+                w.row(within: bound) { row in
+                    rows[i].teamID.withUnsafeBytes { row.field($0) }
+                    row.field(rows[i].contactRows)
+                    row.field(rows[i].audiences)
+                    row.field(rows[i].legacyContacts)
+                    row.field(rows[i].globalContacts)
+                    row.field(rows[i].duplicateRecords)
+                    row.field(hundredths: rows[i].reductionHundredths)
+                    row.field(rows[i].unsubscribedContacts)
+                    row.field(rows[i].contactsWithoutAudience)
+                    row.field(rows[i].rejectedRows)
+                    for f in rows[i].extra { row.field(text: f) }
+                }
             }
         }
         return w.bytes
@@ -72,12 +75,15 @@ public enum ReportRenderer {
         // rows, the longest file).
         audiences.withUnsafeBufferPointer { rows in
             for i in rows.indices {
-                rows[i].teamID.withUnsafeBytes { w.field($0) }
-                rows[i].audienceID.withUnsafeBytes { w.field($0) }
-                w.field(rows[i].contacts)
-                w.field(rows[i].sharedContacts)
-                w.field(rows[i].exclusiveContacts)
-                w.endRow()
+                let bound = RowBuilder.bound(bytes: rows[i].teamID.count) + RowBuilder.bound(bytes: rows[i].audienceID.count)
+                    + 3 * RowBuilder.numberBound
+                w.row(within: bound) { row in
+                    rows[i].teamID.withUnsafeBytes { row.field($0) }
+                    rows[i].audienceID.withUnsafeBytes { row.field($0) }
+                    row.field(rows[i].contacts)
+                    row.field(rows[i].sharedContacts)
+                    row.field(rows[i].exclusiveContacts)
+                }
             }
         }
         return w.bytes

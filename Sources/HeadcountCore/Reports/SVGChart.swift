@@ -21,13 +21,34 @@ public enum HTMLEscape {
 public enum NumberFormat {
     /// 1234567 → "1,234,567".
     public static func grouped(_ n: Int) -> String {
-        let digits = String(n.magnitude)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
+        var out: [UInt8] = []
+        append(n, grouped: true, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `n` in decimal, after a minus sign when it is negative, with a comma between
+    /// groups of three digits when `grouped` ("1,234,567"); as `String(n)` writes it otherwise.
+    /// The digits are made on the stack and appended at once.
+    public static func append(_ n: Int, grouped: Bool = false, to out: inout [UInt8]) {
+        if n < 0 { out.append(0x2D) }
+        var v = n.magnitude
+        // Room for any magnitude's 20 digits and their 6 commas.
+        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { d in
+            var i = d.count
+            var written = 0
+            repeat {
+                if grouped && written > 0 && written % 3 == 0 {
+                    i -= 1
+                    d[i] = 0x2C
+                }
+                i -= 1
+                d[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
+                v /= 10
+                written += 1
+            } while v > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
         }
-        return (n < 0 ? "-" : "") + out
     }
 
     /// 0, 1k, 2.5k, 1M: short axis labels.
