@@ -577,6 +577,39 @@ struct SplitMix {
         #expect(Array("id7".utf8).withUnsafeBytes { interner.lookup($0, owner: 1) } == indices[7])
     }
 
+    /// An id's bytes in a report row (`IDBytes`), in place up to 16 bytes and in an array beyond:
+    /// every length reads back as it went in, as a collection and as a buffer, equal ids are equal
+    /// and others not, and they order as their bytes do, whichever way each is kept.
+    @Test func idBytesReadBackAsTheyWentIn() {
+        let interner = ByteInterner(seed: 3)
+        var ids: [[UInt8]] = []
+        for n in 0...40 {
+            for variant in 0..<2 {
+                ids.append((0..<n).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ n &+ variant * 101) })
+            }
+        }
+        ids.append([0])
+        ids.append([0, 0])
+        ids.append(Array(repeating: 0xFF, count: 16))
+        ids.append(Array(repeating: 0xFF, count: 17))
+        for id in ids {
+            let kept = IDBytes(id)
+            #expect(Array(kept) == id && kept.count == id.count)
+            #expect(kept.withUnsafeBytes { Array($0) } == id)
+            let index = id.withUnsafeBytes { interner.intern($0) }
+            #expect(interner.idBytes(of: index) == kept)
+        }
+        for a in ids {
+            for b in ids {
+                #expect((IDBytes(a) == IDBytes(b)) == (a == b))
+                #expect(IDBytes(a).lexicographicallyPrecedes(IDBytes(b)) == a.lexicographicallyPrecedes(b))
+            }
+        }
+        let row = AudienceRow(teamID: Array("t".utf8), audienceID: Array("a,b".utf8), contacts: 1, sharedContacts: 0,
+                              exclusiveContacts: 1)
+        #expect(String(decoding: row.audienceID, as: UTF8.self) == "a,b")
+    }
+
     /// Every length through the word copies (4...16 bytes) and `memmove` (the rest), across the
     /// arena's growth from a small capacity: each piece reads back as it went in.
     @Test func arenaKeepsEveryLengthIntact() {

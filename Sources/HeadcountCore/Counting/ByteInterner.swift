@@ -71,6 +71,12 @@ public final class ByteInterner {
         return Array(UnsafeRawBufferPointer(start: arena.base + start, count: offsets[index + 1] - start))
     }
 
+    /// The bytes of entry `index`, in place when they are short (`IDBytes`).
+    public func idBytes(of index: Int) -> IDBytes {
+        let start = offsets[index]
+        return IDBytes(UnsafeRawBufferPointer(start: arena.base + start, count: offsets[index + 1] - start))
+    }
+
     /// Whether entry `a`'s bytes come before entry `b`'s in byte order (a prefix first), read in
     /// place: sorting 127,000 audience ids as arrays retained and released them on every
     /// comparison, on the one thread that writes the reports.

@@ -237,7 +237,7 @@ public final class HistoryStore {
                 """)
             for a in data.audiences {
                 try audience.bind([.text(data.runID), .text(String(decoding: a.teamID, as: UTF8.self)),
-                                   .text(String(decoding: a.audienceID, as: UTF8.self)), .int(a.contacts),
+                                   .text(a.audienceID.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }), .int(a.contacts),
                                    .int(a.sharedContacts), .int(a.exclusiveContacts)])
                 while try audience.step() {}
             }
