@@ -17,6 +17,28 @@ import Testing
                    rowsFiltered: 0)
     }
 
+    /// Parameters bound one by one keep the others, and text bound as bytes is stored as `.text`
+    /// stores it: UTF-8 as it is (empty too), other bytes repaired as `String(decoding:)` repairs them.
+    @Test func textBoundAsBytesIsStoredAsText() throws {
+        let dir = TemporaryFolder()
+        let db = try Database(path: dir.path + "/bind.sqlite")
+        try db.execute("CREATE TABLE t (run TEXT, id TEXT, n INTEGER)")
+        let insert = try db.prepare("INSERT INTO t (run, id, n) VALUES (?, ?, ?)")
+        try insert.bind([.text("run-1")])
+        let ids: [[UInt8]] = [Array("t1".utf8), Array("Zoë".utf8), [], [0x61, 0xFF, 0x62], Array("日本".utf8)]
+        for (k, id) in ids.enumerated() {
+            insert.reset()
+            try id.withUnsafeBytes { try insert.bind(text: $0, at: 2) }
+            try insert.bind(int: k, at: 3)
+            while try insert.step() {}
+        }
+        let rows = try db.rows("SELECT run, id, n FROM t ORDER BY n")
+        #expect(rows.map { $0[0].text } == Array(repeating: "run-1", count: ids.count))
+        #expect(rows.map { $0[1].text } == ids.map { String(decoding: $0, as: UTF8.self) })
+        #expect(rows.map { $0[2].int } == Array(0..<ids.count))
+        #expect(rows[3][1].text == "a\u{FFFD}b")
+    }
+
     @Test func aDatabaseMadeByTheFirstSchemaOpensWithTheCurrentCode() throws {
         let dir = TemporaryFolder()
         let path = dir.path + "/old.sqlite"

@@ -153,6 +153,34 @@ final class Statement {
         }
     }
 
+    /// Binds one parameter (1-based `index`), keeping the others: for a statement run once a row,
+    /// whose parameters that stay the same are bound once (`bind(_:)` clears them all). Text is
+    /// given as its UTF-8 bytes, which SQLite copies; bytes that are not UTF-8 are stored as
+    /// `String(decoding:)` repairs them, as `.text` stores them.
+    func bind(text bytes: UnsafeRawBufferPointer, at index: Int32) throws {
+        let rc: Int32
+        if let base = bytes.baseAddress, bytes.allSatisfy({ $0 < 0x80 }) {
+            rc = headcount_sqlite3_bind_text(stmt, index, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
+        } else {
+            let text = String(decoding: bytes, as: UTF8.self)
+            rc = headcount_sqlite3_bind_text(stmt, index, text, Int32(text.utf8.count))
+        }
+        if rc != SQLITE_OK { throw db.error("cannot bind parameter \(index)") }
+    }
+
+    /// Binds one parameter to NULL, keeping the others (see `bind(text:at:)`).
+    func bind(null index: Int32) throws {
+        if sqlite3_bind_null(stmt, index) != SQLITE_OK { throw db.error("cannot bind parameter \(index)") }
+    }
+
+    /// Binds one whole-number parameter, keeping the others (see `bind(text:at:)`).
+    func bind(int n: Int, at index: Int32) throws {
+        if sqlite3_bind_int64(stmt, index, sqlite3_int64(n)) != SQLITE_OK { throw db.error("cannot bind parameter \(index)") }
+    }
+
+    /// Readies the statement to run again with its bindings kept.
+    func reset() { sqlite3_reset(stmt) }
+
     /// Advances; true when a row is available.
     func step() throws -> Bool {
         let rc = sqlite3_step(stmt)

@@ -223,22 +223,41 @@ public final class HistoryStore {
                     billing_json)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            // A row's parameters bound one by one, the run's id once: bound as an array of values,
+            // each row's ids as `String`s, M's 147,000 rows took 240 ms of a run (the run waits for
+            // its history before it ends).
+            try team.bind([.text(data.runID)])
             for t in data.teams {
-                let id = String(decoding: t.teamID, as: UTF8.self)
-                try team.bind([.text(data.runID), .text(id), .int(t.contactRows), .int(t.audiences),
-                               .int(t.legacyContacts), .int(t.globalContacts), .int(t.duplicateRecords),
-                               .text(t.reductionPct), .int(t.unsubscribedContacts), .int(t.contactsWithoutAudience),
-                               .int(t.rejectedRows), t.extra.isEmpty ? .null : .text(Self.encode(t.extra))])
+                team.reset()
+                try t.teamID.withUnsafeBytes { try team.bind(text: $0, at: 2) }
+                for (k, n) in [t.contactRows, t.audiences, t.legacyContacts, t.globalContacts, t.duplicateRecords].enumerated() {
+                    try team.bind(int: n, at: Int32(3 + k))
+                }
+                var pct = t.reductionPct
+                try pct.withUTF8 { try team.bind(text: UnsafeRawBufferPointer($0), at: 8) }
+                try team.bind(int: t.unsubscribedContacts, at: 9)
+                try team.bind(int: t.contactsWithoutAudience, at: 10)
+                try team.bind(int: t.rejectedRows, at: 11)
+                if t.extra.isEmpty {
+                    try team.bind(null: 12)
+                } else {
+                    var extra = Self.encode(t.extra)
+                    try extra.withUTF8 { try team.bind(text: UnsafeRawBufferPointer($0), at: 12) }
+                }
                 while try team.step() {}
             }
             let audience = try db.prepare("""
                 INSERT INTO audience_results (run_id, team_id, audience_id, contacts, shared_contacts, exclusive_contacts)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """)
+            try audience.bind([.text(data.runID)])
             for a in data.audiences {
-                try audience.bind([.text(data.runID), .text(String(decoding: a.teamID, as: UTF8.self)),
-                                   .text(a.audienceID.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }), .int(a.contacts),
-                                   .int(a.sharedContacts), .int(a.exclusiveContacts)])
+                audience.reset()
+                try a.teamID.withUnsafeBytes { try audience.bind(text: $0, at: 2) }
+                try a.audienceID.withUnsafeBytes { try audience.bind(text: $0, at: 3) }
+                try audience.bind(int: a.contacts, at: 4)
+                try audience.bind(int: a.sharedContacts, at: 5)
+                try audience.bind(int: a.exclusiveContacts, at: 6)
                 while try audience.step() {}
             }
             let histogram = try db.prepare("INSERT INTO audiences_per_email (run_id, audiences, emails) VALUES (?, ?, ?)")
