@@ -164,6 +164,27 @@ import Testing
         #expect(try store.runs().map(\.id) == ["r1-2", "r1"], "newest first")
     }
 
+    /// Results are written for a recorded run only (checked once, with the per-row reference checks
+    /// off while they are written), and the checks are on again afterwards, whether it was written
+    /// or refused: deleting a run still takes its results with it.
+    @Test func resultsNeedTheirRunAndTheReferenceChecksComeBack() throws {
+        let dir = TemporaryFolder()
+        let store = try HistoryStore(path: dir.path + "/h.sqlite")
+        #expect(throws: HeadcountError.self) {
+            try store.complete(data("nobody", teams: [team("t1", legacy: 5, global: 3)]), inputs: [], summaryJSON: "{}")
+        }
+        #expect(try store.db.rows("SELECT count(*) FROM team_results")[0][0].int == 0)
+        #expect(try store.db.rows("PRAGMA foreign_keys")[0][0].int == 1)
+        let id = try store.begin(id: "r1", label: nil, startedAt: "2026-01-01T00:00:00Z", rulesJSON: "{}",
+                                 optionsJSON: "{}", asOf: nil)
+        try store.complete(data(id, teams: [team("t1", legacy: 5, global: 3)]), inputs: [], summaryJSON: "{}")
+        #expect(try store.db.rows("PRAGMA foreign_keys")[0][0].int == 1)
+        #expect(try store.db.rows("SELECT count(*) FROM audience_results")[0][0].int == 1)
+        try store.db.execute("DELETE FROM runs WHERE id = 'r1'")
+        #expect(try store.db.rows("SELECT count(*) FROM team_results")[0][0].int == 0)
+        #expect(try store.db.rows("SELECT count(*) FROM audience_results")[0][0].int == 0)
+    }
+
     @Test func aRunningRunWhoseProcessIsGoneIsAbandoned() throws {
         let dir = TemporaryFolder()
         let store = try HistoryStore(path: dir.path + "/h.sqlite")
