@@ -185,6 +185,34 @@ import Testing
         #expect(try store.db.rows("SELECT count(*) FROM audience_results")[0][0].int == 0)
     }
 
+    /// Rows are written many to a statement: a run's teams and audiences read back as they went in,
+    /// across whole statements and the shorter last one, with billing columns or without them and
+    /// ids that are empty or not ASCII.
+    @Test func manyRowsReadBackAsTheyWentIn() throws {
+        let dir = TemporaryFolder()
+        let store = try HistoryStore(path: dir.path + "/h.sqlite")
+        let id = try store.begin(id: "r1", label: nil, startedAt: "2026-01-01T00:00:00Z", rulesJSON: "{}",
+                                 optionsJSON: "{}", asOf: nil)
+        var teams = (0..<150).map { k -> TeamRow in
+            var t = team(k == 0 ? "" : "t\(k)é", legacy: 10 * k + 1, global: 7 * k)
+            if k % 3 == 0 { t.extra = ["pro", "\(k)"] }
+            return t
+        }
+        teams.sort { $0.teamID.lexicographicallyPrecedes($1.teamID) }
+        let audiences = teams.flatMap { t in
+            (0..<((t.legacyContacts % 4) + 1)).map { a in
+                AudienceRow(teamID: t.teamID, audienceID: Array("a\(a)-\(String(repeating: "x", count: a * 7))".utf8),
+                            contacts: a + 1, sharedContacts: a, exclusiveContacts: 1)
+            }
+        }
+        var d = data(id, teams: teams)
+        d.audiences = audiences
+        try store.complete(d, inputs: [], summaryJSON: "{}")
+        #expect(audiences.count > 128 && audiences.count % 64 != 0)
+        #expect(try store.teams(of: id) == teams)
+        #expect(try store.audiences(of: id) == audiences)
+    }
+
     @Test func aRunningRunWhoseProcessIsGoneIsAbandoned() throws {
         let dir = TemporaryFolder()
         let store = try HistoryStore(path: dir.path + "/h.sqlite")

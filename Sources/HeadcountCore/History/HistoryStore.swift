@@ -226,48 +226,40 @@ public final class HistoryStore {
                                 .int(r.rowsFiltered), .text(r.rejectedJSON), .text(r.fingerprint)])
                 while try input.step() {}
             }
-            let team = try db.prepare("""
-                INSERT INTO team_results (run_id, team_id, contact_rows, audiences, legacy_contacts, global_contacts,
-                    duplicate_records, reduction_pct, unsubscribed_contacts, contacts_without_audience, rejected_rows,
-                    billing_json)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            // A row's parameters bound one by one, the run's id once: bound as an array of values,
-            // each row's ids as `String`s, M's 147,000 rows took 240 ms of a run (the run waits for
-            // its history before it ends).
-            try team.bind([.text(data.runID)])
-            for t in data.teams {
-                team.reset()
-                try t.teamID.withUnsafeBytes { try team.bind(text: $0, at: 2) }
+            // Many rows a statement, each row's values bound one by one, the run's id once: one row
+            // a statement, bound as an array of values with a `String` per id, M's 147,000 rows
+            // took 250 ms, now about 90 (a run waits for its history before it ends).
+            try insertRows(into: "team_results", columns: ["run_id", "team_id", "contact_rows", "audiences",
+                                                            "legacy_contacts", "global_contacts", "duplicate_records",
+                                                            "reduction_pct", "unsubscribed_contacts",
+                                                            "contacts_without_audience", "rejected_rows", "billing_json"],
+                           count: data.teams.count, runID: data.runID) { statement, row, at in
+                let t = data.teams[row]
+                try t.teamID.withUnsafeBytes { try statement.bind(text: $0, at: at) }
                 for (k, n) in [t.contactRows, t.audiences, t.legacyContacts, t.globalContacts, t.duplicateRecords].enumerated() {
-                    try team.bind(int: n, at: Int32(3 + k))
+                    try statement.bind(int: n, at: at + 1 + Int32(k))
                 }
                 var pct = t.reductionPct
-                try pct.withUTF8 { try team.bind(text: UnsafeRawBufferPointer($0), at: 8) }
-                try team.bind(int: t.unsubscribedContacts, at: 9)
-                try team.bind(int: t.contactsWithoutAudience, at: 10)
-                try team.bind(int: t.rejectedRows, at: 11)
+                try pct.withUTF8 { try statement.bind(text: UnsafeRawBufferPointer($0), at: at + 6) }
+                try statement.bind(int: t.unsubscribedContacts, at: at + 7)
+                try statement.bind(int: t.contactsWithoutAudience, at: at + 8)
+                try statement.bind(int: t.rejectedRows, at: at + 9)
                 if t.extra.isEmpty {
-                    try team.bind(null: 12)
+                    try statement.bind(null: at + 10)
                 } else {
                     var extra = Self.encode(t.extra)
-                    try extra.withUTF8 { try team.bind(text: UnsafeRawBufferPointer($0), at: 12) }
+                    try extra.withUTF8 { try statement.bind(text: UnsafeRawBufferPointer($0), at: at + 10) }
                 }
-                while try team.step() {}
             }
-            let audience = try db.prepare("""
-                INSERT INTO audience_results (run_id, team_id, audience_id, contacts, shared_contacts, exclusive_contacts)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """)
-            try audience.bind([.text(data.runID)])
-            for a in data.audiences {
-                audience.reset()
-                try a.teamID.withUnsafeBytes { try audience.bind(text: $0, at: 2) }
-                try a.audienceID.withUnsafeBytes { try audience.bind(text: $0, at: 3) }
-                try audience.bind(int: a.contacts, at: 4)
-                try audience.bind(int: a.sharedContacts, at: 5)
-                try audience.bind(int: a.exclusiveContacts, at: 6)
-                while try audience.step() {}
+            try insertRows(into: "audience_results", columns: ["run_id", "team_id", "audience_id", "contacts",
+                                                                "shared_contacts", "exclusive_contacts"],
+                           count: data.audiences.count, runID: data.runID) { statement, row, at in
+                let a = data.audiences[row]
+                try a.teamID.withUnsafeBytes { try statement.bind(text: $0, at: at) }
+                try a.audienceID.withUnsafeBytes { try statement.bind(text: $0, at: at + 1) }
+                try statement.bind(int: a.contacts, at: at + 2)
+                try statement.bind(int: a.sharedContacts, at: at + 3)
+                try statement.bind(int: a.exclusiveContacts, at: at + 4)
             }
             let histogram = try db.prepare("INSERT INTO audiences_per_email (run_id, audiences, emails) VALUES (?, ?, ?)")
             for (k, n) in data.audiencesPerEmail.enumerated() {
@@ -280,6 +272,41 @@ public final class HistoryStore {
                 WHERE id = ?
                 """, [.text(data.finishedAt), .text(summaryJSON),
                       data.extraHeader.isEmpty ? .null : .text(Self.encode(data.extraHeader)), .text(data.runID)])
+        }
+    }
+
+    /// Inserts `count` rows into `table`, whose first column is the run's id: `batch` rows a
+    /// statement (`?1` the run's id in each, bound once), `bind` binding row `row`'s other values
+    /// from parameter `at` on. With one row a statement, running the statement was half the cost
+    /// of a row (M's 127,000 audience rows: 147 ms one a statement, 75 ms 64 a statement; its
+    /// 20,000 teams 27 and 17 ms).
+    private func insertRows(into table: String, columns: [String], count: Int, runID: String, batch: Int = 64,
+                            bind: (Statement, Int, Int32) throws -> Void) throws {
+        let perRow = columns.count - 1
+        func prepared(rows: Int) throws -> Statement {
+            let tuples = (0..<rows).map { r in
+                "(?1, " + (0..<perRow).map { "?\(2 + r * perRow + $0)" }.joined(separator: ", ") + ")"
+            }
+            let statement = try db.prepare("INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+                                           + tuples.joined(separator: ", "))
+            try statement.bind([.text(runID)])
+            return statement
+        }
+        var next = 0
+        var full: Statement?
+        while next < count {
+            let rows = min(batch, count - next)
+            let statement: Statement
+            if rows == batch {
+                if full == nil { full = try prepared(rows: batch) }
+                statement = full!
+                statement.reset()
+            } else {
+                statement = try prepared(rows: rows)
+            }
+            for r in 0..<rows { try bind(statement, next + r, Int32(2 + r * perRow)) }
+            while try statement.step() {}
+            next += rows
         }
     }
 
