@@ -200,6 +200,13 @@ public final class HistoryStore {
     /// in one transaction.
     public func complete(_ data: ReportData, inputs: [InputRecord], summaryJSON: String,
                          rejects: KeptRejects? = nil) throws {
+        try complete(data, inputs: inputs, summaryJSON: summaryJSON, keepingRejects: { rejects })
+    }
+
+    /// `complete`, with the run's `rejects.csv` asked for last, once the results are written (it
+    /// may still be being read on another thread meanwhile).
+    func complete(_ data: ReportData, inputs: [InputRecord], summaryJSON: String,
+                  keepingRejects: () throws -> KeptRejects?) throws {
         // Every row written here references this run: checked once, inside the transaction,
         // rather than by SQLite for each row (a lookup in the runs' index a row: M's 147,000
         // rows, about 17 ms). The setting changes only outside a transaction.
@@ -209,11 +216,6 @@ public final class HistoryStore {
             guard try db.rows("SELECT 1 FROM runs WHERE id = ?", [.text(data.runID)]).count == 1 else {
                 throw HeadcountError(.environment, "history database: the run \(data.runID) is no longer recorded",
                                      file: db.path)
-            }
-            if let rejects {
-                try db.run("INSERT INTO run_rejects (run_id, rows, bytes, csv_gzip) VALUES (?, ?, ?, ?)",
-                           [.text(data.runID), .int(rejects.rows), .int(rejects.bytes),
-                            rejects.gzip.map(SQLValue.blob) ?? .null])
             }
             let input = try db.prepare("""
                 INSERT INTO run_inputs (run_id, ordinal, role, path, format, bytes, uncompressed_bytes, rows_read,
@@ -265,6 +267,11 @@ public final class HistoryStore {
             for (k, n) in data.audiencesPerEmail.enumerated() {
                 try histogram.bind([.text(data.runID), .int(k), .int(n)])
                 while try histogram.step() {}
+            }
+            if let rejects = try keepingRejects() {
+                try db.run("INSERT INTO run_rejects (run_id, rows, bytes, csv_gzip) VALUES (?, ?, ?, ?)",
+                           [.text(data.runID), .int(rejects.rows), .int(rejects.bytes),
+                            rejects.gzip.map(SQLValue.blob) ?? .null])
             }
             try db.run("""
                 UPDATE runs SET status = 'complete', finished_at = ?, summary_json = ?, error = NULL,

@@ -72,3 +72,28 @@ public struct KeptRejects: Sendable, Equatable {
         return examples
     }
 }
+
+/// A run's `rejects.csv` read into a `KeptRejects` on a thread of its own (nothing to read when
+/// `path` is nil); `get` waits for it.
+final class KeptRejectsReading: @unchecked Sendable {
+    private final class Result: @unchecked Sendable {
+        var kept: KeptRejects?
+    }
+
+    private let result: Result
+    private let work: BackgroundWork?
+
+    init(path: String?, rows: Int) {
+        let result = Result()
+        self.result = result
+        work = path.map { path in
+            BackgroundWork(name: "hc-keep", limited: false) { result.kept = try KeptRejects.read(path: path, rows: rows) }
+        }
+    }
+
+    /// The kept rejects, once read (nil when there was nothing to read); throws what reading threw.
+    func get() throws -> KeptRejects? {
+        if let error = work?.wait() { throw error }
+        return result.kept
+    }
+}
