@@ -238,9 +238,11 @@ public final class HistoryStore {
                            count: data.teams.count, runID: data.runID) { statement, row, at in
                 let t = data.teams[row]
                 try t.teamID.withUnsafeBytes { try statement.bind(text: $0, at: at) }
-                for (k, n) in [t.contactRows, t.audiences, t.legacyContacts, t.globalContacts, t.duplicateRecords].enumerated() {
-                    try statement.bind(int: n, at: at + 1 + Int32(k))
-                }
+                try statement.bind(int: t.contactRows, at: at + 1)
+                try statement.bind(int: t.audiences, at: at + 2)
+                try statement.bind(int: t.legacyContacts, at: at + 3)
+                try statement.bind(int: t.globalContacts, at: at + 4)
+                try statement.bind(int: t.duplicateRecords, at: at + 5)
                 var pct = t.reductionPct
                 try pct.withUTF8 { try statement.bind(text: UnsafeRawBufferPointer($0), at: at + 6) }
                 try statement.bind(int: t.unsubscribedContacts, at: at + 7)
