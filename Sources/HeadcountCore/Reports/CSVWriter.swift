@@ -129,7 +129,7 @@ public struct RowBuilder {
         put(UInt8(truncatingIfNeeded: v % 10) + 0x30)
     }
 
-    /// The decimal digits, counted first, then written from the last.
+    /// The decimal digits, counted first, then written in place from the last.
     private mutating func number(_ magnitude: UInt, negative: Bool) {
         if negative { put(0x2D) }
         var digits = 1
@@ -138,14 +138,7 @@ public struct RowBuilder {
             rest /= 10
             digits += 1
         }
-        var v = magnitude
-        var i = digits
-        repeat {
-            i -= 1
-            (end + i).storeBytes(of: UInt8(truncatingIfNeeded: v % 10) + 0x30, as: UInt8.self)
-            v /= 10
-        } while i > 0
-        end += digits
+        end += NumberFormat.writeDigits(magnitude, endingAt: end + digits)
     }
 }
 

@@ -31,24 +31,33 @@ public enum NumberFormat {
     /// The digits are made on the stack and appended at once.
     public static func append(_ n: Int, grouped: Bool = false, to out: inout [UInt8]) {
         if n < 0 { out.append(0x2D) }
-        var v = n.magnitude
         // Room for any magnitude's 20 digits and their 6 commas.
         var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         withUnsafeMutableBytes(of: &digits) { d in
-            var i = d.count
-            var written = 0
-            repeat {
-                if grouped && written > 0 && written % 3 == 0 {
-                    i -= 1
-                    d[i] = 0x2C
-                }
-                i -= 1
-                d[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
-                v /= 10
-                written += 1
-            } while v > 0
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
+            let written = writeDigits(n.magnitude, grouped: grouped, endingAt: d.baseAddress! + d.count)
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(d.count - written)...]))
         }
+    }
+
+    /// Writes the decimal digits of `magnitude` from the last, so that they end just before `end`
+    /// (a comma between groups of three when `grouped`); returns how many bytes it wrote, at most
+    /// 26. The report files' numbers are all written by it (`append`, `RowBuilder`).
+    @inline(__always)
+    static func writeDigits(_ magnitude: UInt, grouped: Bool = false, endingAt end: UnsafeMutableRawPointer) -> Int {
+        var v = magnitude
+        var at = end
+        var written = 0
+        repeat {
+            if grouped && written > 0 && written % 3 == 0 {
+                at -= 1
+                at.storeBytes(of: 0x2C, as: UInt8.self)
+            }
+            at -= 1
+            at.storeBytes(of: UInt8(truncatingIfNeeded: v % 10) + 0x30, as: UInt8.self)
+            v /= 10
+            written += 1
+        } while v > 0
+        return end - at
     }
 
     /// 0, 1k, 2.5k, 1M: short axis labels.
