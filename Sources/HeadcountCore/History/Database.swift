@@ -156,10 +156,10 @@ final class Statement {
     /// Binds one parameter (1-based `index`), keeping the others: for a statement run once a row,
     /// whose parameters that stay the same are bound once (`bind(_:)` clears them all). Text is
     /// given as its UTF-8 bytes, which SQLite copies; bytes that are not UTF-8 are stored as
-    /// `String(decoding:)` repairs them, as `.text` stores them.
+    /// `String(decoding:)` repairs them, as `.text` stores them (valid UTF-8 it leaves as it is).
     func bind(text bytes: UnsafeRawBufferPointer, at index: Int32) throws {
         let rc: Int32
-        if let base = bytes.baseAddress, bytes.allSatisfy({ $0 < 0x80 }) {
+        if let base = bytes.baseAddress, ReportJob.isValidUTF8(bytes) {
             rc = headcount_sqlite3_bind_text(stmt, index, base.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
         } else {
             let text = String(decoding: bytes, as: UTF8.self)
