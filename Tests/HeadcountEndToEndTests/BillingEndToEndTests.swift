@@ -94,6 +94,37 @@ import Testing
         #expect(try h.report(["legacy-plain-named.csv.gz", "tabs.tsv"], ["--as-of", "2026-01-01"]).status == 2)
     }
 
+    /// A row with several faults gets one reason, the first of: its shape, its team id, its
+    /// created_at under --as-of (a row created later is filtered whatever else is wrong with
+    /// it), its unsubscribed value, its audience id, its address.
+    @Test func aRowWithSeveralFaultsIsRejectedForTheFirstInTheReadmesOrder() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let rows: [[UInt8]] = [
+            Array("team_id,audience_id,email,unsubscribed,created_at\n".utf8),
+            Array("t1,a1,ok@x.io,false,2026-01-01\n".utf8),                 // 2 counted
+            Array("t1,a1,no-at,maybe,2026-02-01\n".utf8),                   // 3 filtered: created later
+            Array("t1,a1,no-at,maybe,bogus\n".utf8),                        // 4 invalid_value: created_at
+            Array("t1,a1,no-at,maybe,2026-01-01\n".utf8),                   // 5 invalid_value: unsubscribed
+            Array("t1,a".utf8) + [0xFF] + Array(",no-at,false,2026-01-01\n".utf8),   // 6 invalid_utf8: audience
+            Array("t1,a1,no-at,false,2026-01-01\n".utf8),                   // 7 invalid_email
+            Array("t1,a1,no-at,false\n".utf8),                              // 8 malformed_row
+            [0x74, 0xFE] + Array(",a1,no-at,maybe,bogus\n".utf8),           // 9 invalid_utf8, no team
+        ]
+        try Data(rows.flatMap { $0 }).write(to: URL(fileURLWithPath: h.dir + "/c.csv"))
+        let r = try h.report(["c.csv"], ["--as-of", "2026-01-31"])
+        #expect(r.status == 0)
+        #expect(body(r.file("rejects.csv")).map { $0.split(separator: ",").prefix(3).joined(separator: ",") }
+            == ["c.csv,4,invalid_value", "c.csv,5,invalid_value", "c.csv,6,invalid_utf8",
+                "c.csv,7,invalid_email", "c.csv,8,malformed_row", "c.csv,9,invalid_utf8"])
+        #expect(body(r.file("teams.csv")) == ["t1,7,1,1,1,0,0.00,0,0,5"])
+        let json = try JSONSerialization.jsonObject(with: Data(r.file("summary.json")!.utf8)) as! [String: Any]
+        let input = (json["inputs"] as! [[String: Any]])[0]
+        #expect(input["rows_read"] as? Int == 8)
+        #expect(input["rows_counted"] as? Int == 1)
+        #expect(input["rows_filtered"] as? Int == 1)
+        #expect(input["rows_rejected"] as? Int == 6)
+    }
+
     @Test func asOfFiltersTheMembershipsOfLaterContacts() throws {
         let h = Headcount(); defer { h.cleanup() }
         write(h, "c.csv", "contact_id,email,created_at\nc1,a@x.io,2026-01-01\nc2,b@x.io,2026-03-01\n")
