@@ -1,0 +1,520 @@
+#!/usr/bin/env python3
+"""Checks `headcount report` against a model of the SPEC written apart from the Swift code.
+
+Each seed writes a small random dump with the cases the SPEC and the README's choices name,
+runs the built binary on it, and compares what it wrote with what this model computes:
+`teams.csv` (every column), `audiences.csv`, the line and reason of every row in
+`rejects.csv`, and the rows read, filtered and without a team in `summary.json`. Three kinds
+of dump take turns:
+
+- values: email keys (Unicode whitespace, full lowercase mapping, every invalid form, the
+  254-byte limit, invalid UTF-8), team and audience ids used verbatim, unsubscribed
+  spellings, `created_at` forms under `--as-of`, both unsubscribed policies;
+- rows: the CSV itself (RFC 4180 quoting, line breaks inside quotes, CRLF, a BOM, blank
+  lines, wrong field counts, text after a closing quote, a quote that never closes), the
+  line each row starts on, and the team of a malformed row;
+- join: a contacts file and a memberships file (`unknown_contact`, a membership's `team_id`,
+  an empty audience id), the global layout.
+
+    Scripts/spec-model.py [--binary PATH] [--seeds N] [--first S] [--rows N] [--keep DIR]
+
+Python 3.11 or later, standard library only. Exit status 1 on the first difference, with the
+seed and the lines that differ.
+"""
+import argparse
+import collections
+import csv
+import datetime
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import unicodedata
+from decimal import Decimal, ROUND_HALF_UP
+
+# ------------------------------------------------------------------------------ the rules
+
+# Unicode White_Space: what the email key trims and what makes an address invalid inside it.
+WHITE = set('\t\n\x0b\x0c\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006'
+            '\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000')
+
+
+def email_key(raw: bytes):
+    """(key, None) or (None, reason), SPEC §2."""
+    try:
+        s = raw.decode('utf-8')
+    except UnicodeDecodeError:
+        return None, 'invalid_utf8'
+    a, b = 0, len(s)
+    while a < b and s[a] in WHITE:
+        a += 1
+    while b > a and s[b - 1] in WHITE:
+        b -= 1
+    s = s[a:b]
+    at = s.rfind('@')
+    if not s or at <= 0 or at == len(s) - 1:
+        return None, 'invalid_email'
+    if any(c in WHITE or unicodedata.category(c) == 'Cc' for c in s):
+        return None, 'invalid_email'
+    if len(s.encode()) > 254:
+        return None, 'invalid_email'
+    return s.lower(), None
+
+
+def boolean(raw: bytes):
+    """true/false, t/f, 1/0, yes/no in any case, blanks around; empty is false; None otherwise."""
+    w = raw.decode('utf-8', 'replace').strip(' \t').lower()
+    if w in ('', 'false', 'f', '0', 'no'):
+        return False
+    if w in ('true', 't', '1', 'yes'):
+        return True
+    return None
+
+
+def instant(raw: bytes):
+    """A created_at as a UTC datetime, or None when it is none of the SPEC's forms."""
+    v = raw.decode('utf-8', 'replace').strip()
+    if len(v) == 10:
+        try:
+            return datetime.datetime.strptime(v, '%Y-%m-%d')
+        except ValueError:
+            return None
+    try:
+        d = datetime.datetime.fromisoformat(v)
+    except ValueError:
+        return None
+    return d.astimezone(datetime.timezone.utc).replace(tzinfo=None) if d.tzinfo else d
+
+
+def valid_utf8(b: bytes) -> bool:
+    try:
+        b.decode('utf-8')
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def records(data: bytes, delim=0x2C):
+    """(line, fields or None, malformed, raw) for each row: RFC 4180 with the README's choices
+    (a quote that never closes rejects its row and reading resumes on the next line; text after
+    a closing quote makes the row malformed; blank lines are not rows)."""
+    QUOTE, LF, CR = 0x22, 0x0A, 0x0D
+    pos, n, line = 0, len(data), 1
+    if data[:3] == b'\xef\xbb\xbf':
+        pos = 3
+    while pos < n:
+        start, i, newlines, fields, bad = pos, pos, 0, [], False
+        while True:
+            if i == n:
+                fields.append(b'')
+                nxt = n
+                break
+            if data[i] == QUOTE:
+                j, close, value = i + 1, -1, bytearray()
+                while j < n:
+                    c = data[j]
+                    if c == QUOTE:
+                        if j + 1 < n and data[j + 1] == QUOTE:
+                            value.append(QUOTE)
+                            j += 2
+                            continue
+                        close = j
+                        break
+                    newlines += c == LF
+                    value.append(c)
+                    j += 1
+                if close < 0:
+                    fields = None
+                    break
+                fields.append(bytes(value))
+                i = close + 1
+                if i == n:
+                    nxt = n
+                    break
+                c = data[i]
+                if c == delim:
+                    i += 1
+                    continue
+                if c == LF:
+                    nxt = i + 1
+                    break
+                if c == CR and i + 1 < n and data[i + 1] == LF:
+                    nxt = i + 2
+                    break
+                bad = True
+            k = i
+            while k < n and data[k] != delim and data[k] != LF:
+                k += 1
+            if k < n and data[k] == delim:
+                fields.append(data[i:k])
+                i = k + 1
+                continue
+            end = k - 1 if k < n and k > i and data[k - 1] == CR else k
+            fields.append(data[i:end])
+            nxt = min(k + 1, n)
+            break
+        if fields is None:
+            k = data.find(b'\n', start)
+            raw = data[start:n if k < 0 else k]
+            yield line, None, True, raw[:-1] if raw.endswith(b'\r') else raw
+            line += 1
+            pos = n if k < 0 else k + 1
+            continue
+        end = nxt
+        if end > start and data[end - 1] == LF:
+            end -= 1
+            if end > start and data[end - 1] == CR:
+                end -= 1
+        row_line = line
+        line += 1 + newlines
+        pos = nxt
+        if not bad and fields == [b''] and end == start:
+            continue
+        yield row_line, fields, bad, data[start:end][:1024]
+
+
+def first_field_of_raw(raw: bytes):
+    """A malformed row's first field (its team here) when it is whole in the raw text."""
+    if raw[:1] == b'"':
+        k = raw.find(b'"', 1)
+        if k < 0 or not (k + 1 == len(raw) or raw[k + 1] == 0x2C):
+            return None
+        field, end = raw[1:k], k + 1
+    else:
+        k = raw.find(b',')
+        end = len(raw) if k < 0 else k
+        field = raw[:end]
+        if b'"' in field:
+            return None
+    return field if end < len(raw) else None
+
+
+def pct(part: int, whole: int) -> str:
+    if whole == 0:
+        return '0.00'
+    return f'{(Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.01"), ROUND_HALF_UP):.2f}'
+
+
+class Model:
+    """Counts as the SPEC says, from rows already split."""
+
+    def __init__(self, policy='any'):
+        self.policy = policy
+        self.rows = collections.Counter()
+        self.rejected = collections.Counter()
+        self.contacts = collections.defaultdict(lambda: {'audiences': set(), 'unsubscribed': []})
+        self.rejects = []          # (line, reason)
+        self.read = self.filtered = self.without_team = 0
+
+    def reject(self, line, reason, team):
+        self.rejects.append((line, reason))
+        if team is None:
+            self.without_team += 1
+        else:
+            self.rejected[team] += 1
+
+    def teams_csv(self) -> bytes:
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator='\n')
+        w.writerow(['team_id', 'contact_rows', 'audiences', 'legacy_contacts', 'global_contacts',
+                    'duplicate_records', 'reduction_pct', 'unsubscribed_contacts',
+                    'contacts_without_audience', 'rejected_rows'])
+        for team in sorted(self.rows):
+            cs = [c for (t, _), c in self.contacts.items() if t == team]
+            legacy = sum(len(c['audiences']) for c in cs)
+            duplicates = max(legacy - len(cs), 0)
+            pick = any if self.policy == 'any' else all
+            w.writerow([team.decode(), self.rows[team],
+                        len(set().union(*(c['audiences'] for c in cs))) if cs else 0,
+                        legacy, len(cs), duplicates, pct(duplicates, legacy),
+                        sum(1 for c in cs if pick(c['unsubscribed'])),
+                        sum(1 for c in cs if not c['audiences']), self.rejected[team]])
+        return out.getvalue().encode()
+
+    def audiences_csv(self) -> bytes:
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator='\n')
+        w.writerow(['team_id', 'audience_id', 'contacts', 'shared_contacts', 'exclusive_contacts'])
+        for team in sorted(self.rows):
+            per, shared = collections.Counter(), collections.Counter()
+            for (t, _), c in self.contacts.items():
+                if t == team:
+                    for a in c['audiences']:
+                        per[a] += 1
+                        shared[a] += len(c['audiences']) > 1
+            for a in sorted(per):
+                w.writerow([team.decode(), a.decode(), per[a], shared[a], per[a] - shared[a]])
+        return out.getvalue().encode()
+
+
+# ------------------------------------------------------------------------------ the dumps
+
+def quoted(f: str, r: random.Random) -> str:
+    if any(c in f for c in ',"\r\n') or r.random() < 0.1:
+        return '"' + f.replace('"', '""') + '"'
+    return f
+
+
+def values_case(r: random.Random, rows: int, model: Model, as_of):
+    """team, audience, email, unsubscribed, created_at: the values, in well-formed rows."""
+    spaces = ['\t', ' ', '\r', '\n', '\x0b', '\x0c', '\u0085', '\u00a0', '\u1680', '\u2003',
+              '\u2028', '\u2029', '\u202f', '\u205f', '\u3000']
+    locals_ = ['ann', 'José', 'zoë', 'Łukasz', 'ΟΔΥΣΣΕΥΣ', 'straße', 'STRASSE', 'İstanbul',
+               'a.b+tag', 'ǅemal', 'ÆØÅ', 'ﬃ']
+    domains = ['example.com', 'Example.COM', 'münchen.de', 'MÜNCHEN.DE', 'x.gr']
+    broken = ['', ' ', 'noat', 'a@', '@b.com', 'a b@c.d', 'a\u00a0b@c.d', 'a\x01@c.d', 'a\x7f@c.d',
+              'a\u0085b@c.d', 'x@y@', '@', 'a@@b.c', 'q@w@e.r']
+    created = ['2023-10-06T23:59:59.999999Z', '2023-10-07T00:30:00+01:00', '2023-10-06T20:00:00-05:00',
+               '2023-10-06T23:47:56.678Z', '2023-10-06 23:47:56.678+00', '2015-03-16 14:40:47',
+               '2026-01-01', '2023-10-07 00:00:00', '2023-10-06', 'bogus', '']
+    cut = datetime.datetime.fromisoformat(as_of) + datetime.timedelta(days=1, microseconds=-1) if as_of else None
+    text = io.StringIO()
+    text.write('team_id,audience_id,email,unsubscribed,created_at,note\n')
+    line = 2
+    for _ in range(rows):
+        x = r.random()
+        if x < 0.04:
+            email = r.choice(broken)
+        elif x < 0.05:
+            email = 'L' * r.choice([240, 241, 242, 243]) + '@example.com'   # 252 to 255 bytes
+        elif x < 0.055:
+            email = 'İ' * 120 + '@ex.com'     # 247 bytes as written, longer once lowercased
+        else:
+            email = r.choice(locals_) + '@' + r.choice(domains)
+            if r.random() < 0.3:
+                email = email.upper() if r.random() < 0.5 else email.lower()
+            if r.random() < 0.2:
+                email = ''.join(r.choice(spaces) for _ in range(r.randint(1, 2))) + email
+            if r.random() < 0.2:
+                email += ''.join(r.choice(spaces) for _ in range(r.randint(1, 2)))
+        team = r.choice(['t1', 't2', 'T1', ' t1 ', '', 'équipe', '10', '9', 'a,b', 'q"t'])
+        fields = [team, r.choice(['', '', 'a1', 'a2', 'A1', 'seg x', 'ség']), email,
+                  r.choice(['true', 'false', 'false', '', 'T', 'f', '1', '0', 'YES', 'no', ' true ', 'maybe']),
+                  r.choice(created), r.choice(['', 'x', 'has,comma', 'has "q"'])]
+        encoded = [f.encode() for f in fields]
+        if r.random() < 0.01:
+            encoded[2] += b'\xff'
+        if r.random() < 0.005:
+            encoded[0] = b't\xfe'
+        row = ','.join(quoted(f.decode('utf-8', 'surrogateescape'), r) for f in encoded)
+        text.write(row + ('\r\n' if r.random() < 0.2 else '\n'))
+        model.read += 1
+        t, a, e, u, c = encoded[:5]
+        if not valid_utf8(t):
+            model.reject(line, 'invalid_utf8', None)
+        else:
+            model.rows[t] += 1
+            when = instant(c) if cut else None
+            flag = boolean(u)
+            key, why = email_key(e)
+            if cut and when is None:
+                model.reject(line, 'invalid_value', t)
+            elif cut and when > cut:
+                model.filtered += 1
+            elif flag is None:
+                model.reject(line, 'invalid_value', t)
+            elif not valid_utf8(a):
+                model.reject(line, 'invalid_utf8', t)
+            elif why:
+                model.reject(line, why, t)
+            else:
+                contact = model.contacts[(t, key)]
+                contact['unsubscribed'].append(flag)
+                if a:
+                    contact['audiences'].add(a)
+        line += 1 + row.count('\n')
+    return {'contacts.csv': text.getvalue().encode('utf-8', 'surrogateescape')}
+
+
+def rows_case(r: random.Random, rows: int, model: Model):
+    """The CSV's structure: quoting, line breaks, field counts, malformed rows."""
+    parts = ['\ufeff'] if r.random() < 0.3 else []
+    parts.append('team_id,audience_id,email,unsubscribed,note' + ('\r\n' if r.random() < 0.3 else '\n'))
+    for _ in range(rows):
+        fields = [r.choice(['t1', 't2', 'T1', '', ' t1 ']), r.choice(['', 'a1', 'a2', 'A1']),
+                  r.choice(['a@x.io', 'A@X.IO', ' b@x.io', 'c@y.io', 'José@x.io', 'bad', 'F@z.io']),
+                  r.choice(['true', 'false', '', 'x']),
+                  r.choice(['', 'n', 'multi\nline', 'multi\r\nline', 'has,comma', 'q"uote'])]
+        fields = [quoted(f, r) for f in fields]
+        x = r.random()
+        if x < 0.04:
+            fields.append('extra')
+        elif x < 0.08:
+            fields = fields[:r.randint(1, 4)]
+        elif x < 0.10:
+            fields[r.randint(0, 4)] = '"ab"c'          # text after a closing quote
+        elif x < 0.12:
+            fields[r.randint(0, 4)] = 'ab"c'           # a quote inside an unquoted field
+        elif x < 0.13:
+            fields[r.randint(0, 4)] = '"open'          # a quote that closes somewhere later
+        elif x < 0.14:
+            fields[r.randint(1, 4)] = 'cr\rinside'
+        x = r.random()
+        if x < 0.03:
+            parts.append('\n')
+        elif x < 0.04:
+            parts.append(' \n')
+        elif x < 0.05:
+            parts.append('\r\n')
+        parts.append(','.join(fields) + ('\r\n' if r.random() < 0.2 else '\n'))
+    if r.random() < 0.3:
+        parts.append('t1,a1,"unterminated@x.io,false,\n')
+    if r.random() < 0.3:
+        parts[-1] = parts[-1].rstrip('\r\n')
+    data = ''.join(parts).encode()
+    rows_ = records(data)
+    header = next(rows_)[1]
+    for line, fields, bad, raw in rows_:
+        model.read += 1
+        if fields is None or bad:
+            team = first_field_of_raw(raw)
+        elif len(fields) != len(header):
+            team = fields[0] if len(fields) > 1 else None
+        else:
+            team = fields[0]
+            model.rows[team] += 1
+            flag = boolean(fields[3])
+            key, why = email_key(fields[2])
+            if flag is None:
+                model.reject(line, 'invalid_value', team)
+            elif why:
+                model.reject(line, why, team)
+            else:
+                contact = model.contacts[(team, key)]
+                contact['unsubscribed'].append(flag)
+                if fields[1]:
+                    contact['audiences'].add(fields[1])
+            continue
+        if team is not None:
+            model.rows[team] += 1
+        model.reject(line, 'malformed_row', team)
+    return {'contacts.csv': data}
+
+
+def join_case(r: random.Random, rows: int, model: Model):
+    """Contacts with ids, memberships joined to them (each contact id on one row)."""
+    teams = ['t1', 't2', 'T1', '']
+    own_audience = r.random() < 0.5
+    named_team = r.random() < 0.5
+    contacts = io.StringIO()
+    contacts.write('contact_id,team_id,email,unsubscribed' + (',audience_id' if own_audience else '') + '\n')
+    by_id = {}
+    for i in range(rows):
+        team = r.choice(teams)
+        email = r.choice(['a@x.io', 'A@X.IO', ' b@x.io', 'c@y.io', 'José@x.io', 'josé@X.io', 'bad', 'f@z.io'])
+        flag = r.choice(['true', 'false', 'false', ''])
+        audience = r.choice(['', '', 'a1', 'a2'])
+        contacts.write(f'c{i},{team},{email},{flag}' + (f',{audience}' if own_audience else '') + '\n')
+        model.read += 1
+        t = team.encode()
+        model.rows[t] += 1
+        key, why = email_key(email.encode())
+        if why:
+            model.reject(i + 2, why, t)
+            continue
+        contact = model.contacts[(t, key)]
+        contact['unsubscribed'].append(flag == 'true')
+        if own_audience and audience:
+            contact['audiences'].add(audience.encode())
+        by_id[f'c{i}'] = (t, key)
+    members = io.StringIO()
+    members.write('contact_id,audience_id' + (',team_id' if named_team else '') + '\n')
+    for i in range(rows * 2):
+        cid = r.choice([f'c{k}' for k in range(rows)] + ['zz1', 'zz2'])
+        audience = r.choice(['a1', 'a2', 'a3', 'A1'] + ([''] if r.random() < 0.05 else []))
+        team = r.choice(teams)
+        members.write(f'{cid},{audience}' + (f',{team}' if named_team else '') + '\n')
+        model.read += 1
+        if cid not in by_id or (named_team and team.encode() != by_id[cid][0]):
+            model.rejects.append((i + 2, 'unknown_contact'))
+        elif not audience:
+            model.rejects.append((i + 2, 'invalid_value'))
+        else:
+            model.contacts[by_id[cid]]['audiences'].add(audience.encode())
+    return {'contacts.csv': contacts.getvalue().encode(), 'memberships.csv': members.getvalue().encode()}
+
+
+# ------------------------------------------------------------------------------ the check
+
+def check(binary: str, seed: int, rows: int, work: str) -> list:
+    r = random.Random(seed)
+    kind = ('values', 'rows', 'join')[seed % 3]
+    as_of = '2023-10-06' if kind == 'values' and r.random() < 0.4 else None
+    policy = 'all' if r.random() < 0.25 else 'any'
+    model = Model(policy)
+    files = {'values': lambda: values_case(r, rows, model, as_of),
+             'rows': lambda: rows_case(r, rows, model),
+             'join': lambda: join_case(r, rows // 4, model)}[kind]()
+    folder = os.path.join(work, f'seed-{seed}')
+    os.makedirs(folder, exist_ok=True)
+    for name, data in files.items():
+        with open(os.path.join(folder, name), 'wb') as f:
+            f.write(data)
+    args = [binary, 'report', '--contacts', 'contacts.csv', '--out', 'out', '--no-history', '--quiet',
+            '--format', 'csv,json', '--unsubscribed-policy', policy]
+    if 'memberships.csv' in files:
+        args += ['--memberships', 'memberships.csv']
+    if as_of:
+        args += ['--as-of', as_of]
+    done = subprocess.run(args, cwd=folder, capture_output=True)
+    if done.returncode != 0:
+        return [f'seed {seed} ({kind}): exit {done.returncode}: {done.stderr.decode(errors="replace").strip()}']
+    out = os.path.join(folder, 'out')
+    problems = []
+
+    def same(name, want, got):
+        if want != got:
+            w, g = want.decode(errors='replace').splitlines(), got.decode(errors='replace').splitlines()
+            first = next((i for i in range(max(len(w), len(g))) if i >= len(w) or i >= len(g) or w[i] != g[i]), 0)
+            problems.append(f'seed {seed} ({kind}): {name} line {first + 1}: model '
+                            f'{w[first] if first < len(w) else "(none)"!r}, headcount '
+                            f'{g[first] if first < len(g) else "(none)"!r}')
+
+    read = lambda name: open(os.path.join(out, name), 'rb').read() if os.path.exists(os.path.join(out, name)) else b''
+    same('teams.csv', model.teams_csv(), read('teams.csv'))
+    if kind != 'rows':
+        same('audiences.csv', model.audiences_csv(), read('audiences.csv'))
+    rejects = list(csv.reader(io.StringIO(read('rejects.csv').decode('utf-8', 'replace'), newline='')))[1:]
+    got = ''.join(f'{x[1]},{x[2]}\n' for x in rejects)
+    # Files in path order (contacts.csv before memberships.csv), each file's rows in line order.
+    same('rejects.csv (line, reason)', ''.join(f'{a},{b}\n' for a, b in model.rejects).encode(), got.encode())
+    summary = json.loads(read('summary.json'))
+    counts = (sum(i['rows_read'] for i in summary['inputs']), sum(i['rows_filtered'] for i in summary['inputs']),
+              summary['totals']['rejected_rows_without_team'])
+    want = (model.read, model.filtered, model.without_team)
+    if counts != want:
+        problems.append(f'seed {seed} ({kind}): summary.json rows read, filtered, rejected without a team: '
+                        f'model {want}, headcount {counts}')
+    if not problems:
+        shutil.rmtree(folder)
+    return problems
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--binary', default=os.path.join(here, '..', '.build', 'release', 'headcount'))
+    p.add_argument('--seeds', type=int, default=60)
+    p.add_argument('--first', type=int, default=1)
+    p.add_argument('--rows', type=int, default=400)
+    p.add_argument('--keep', help='folder for the dumps (default: a temporary one, removed)')
+    a = p.parse_args()
+    work = a.keep or tempfile.mkdtemp(prefix='headcount-spec-model-')
+    for seed in range(a.first, a.first + a.seeds):
+        problems = check(os.path.abspath(a.binary), seed, a.rows, work)
+        if problems:
+            print('\n'.join(problems))
+            print(f'the dumps and reports are kept in {os.path.join(work, f"seed-{seed}")}')
+            return 1
+    if not a.keep:
+        shutil.rmtree(work)
+    print(f'{a.seeds} seeds ({a.first}-{a.first + a.seeds - 1}): every report equals the model')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
