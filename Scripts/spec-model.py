@@ -210,6 +210,12 @@ class Model:
         self.rejects = []          # (line, reason)
         self.read = self.filtered = self.without_team = 0
 
+    def count(self, team: bytes, key: str, unsubscribed: bool, audience: bytes):
+        contact = self.contacts[(team, key)]
+        contact['unsubscribed'].append(unsubscribed)
+        if audience:
+            contact['audiences'].add(audience)
+
     def reject(self, line, reason, team):
         self.rejects.append((line, reason))
         if team is None:
@@ -322,10 +328,7 @@ def values_case(r: random.Random, rows: int, model: Model, as_of):
             elif why:
                 model.reject(line, why, t)
             else:
-                contact = model.contacts[(t, key)]
-                contact['unsubscribed'].append(flag)
-                if a:
-                    contact['audiences'].add(a)
+                model.count(t, key, flag, a)
         line += 1 + row.count('\n')
     return {'contacts.csv': text.getvalue().encode('utf-8', 'surrogateescape')}
 
@@ -384,10 +387,7 @@ def rows_case(r: random.Random, rows: int, model: Model):
             elif why:
                 model.reject(line, why, team)
             else:
-                contact = model.contacts[(team, key)]
-                contact['unsubscribed'].append(flag)
-                if fields[1]:
-                    contact['audiences'].add(fields[1])
+                model.count(team, key, flag, fields[1])
             continue
         if team is not None:
             model.rows[team] += 1
@@ -416,10 +416,7 @@ def join_case(r: random.Random, rows: int, model: Model):
         if why:
             model.reject(i + 2, why, t)
             continue
-        contact = model.contacts[(t, key)]
-        contact['unsubscribed'].append(flag == 'true')
-        if own_audience and audience:
-            contact['audiences'].add(audience.encode())
+        model.count(t, key, flag == 'true', audience.encode() if own_audience else b'')
         by_id[f'c{i}'] = (t, key)
     members = io.StringIO()
     members.write('contact_id,audience_id' + (',team_id' if named_team else '') + '\n')

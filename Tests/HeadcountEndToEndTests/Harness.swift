@@ -149,6 +149,21 @@ func body(_ csv: String?) -> [String] {
     Array((csv ?? "").split(separator: "\n", omittingEmptySubsequences: false).dropFirst().dropLast().map(String.init))
 }
 
+extension Headcount.Result {
+    /// `file,line,reason` of each row of `rejects.csv` (in `out`).
+    var rejectedLines: [String] {
+        body(file("rejects.csv")).map { $0.split(separator: ",").prefix(3).joined(separator: ",") }
+    }
+
+    /// `rows_read`, `rows_counted`, `rows_rejected` and `rows_filtered` of the first input in
+    /// `summary.json` (in `out`).
+    func accounting() throws -> [Int?] {
+        let json = try JSONSerialization.jsonObject(with: Data((file("summary.json") ?? "").utf8)) as? [String: Any]
+        let input = (json?["inputs"] as? [[String: Any]])?.first ?? [:]
+        return ["rows_read", "rows_counted", "rows_rejected", "rows_filtered"].map { input[$0] as? Int }
+    }
+}
+
 struct HarnessError: Error, CustomStringConvertible {
     let description: String
 }
