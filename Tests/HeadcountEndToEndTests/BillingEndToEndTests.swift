@@ -49,6 +49,16 @@ import Testing
         #expect(FileManager.default.contentsEqual(atPath: h.dir + "/out/teams.csv", andPath: h.dir + "/again/teams.csv"))
     }
 
+    /// A limit of 0: no usage percentage (its cells empty), and any contact is over it.
+    @Test func aZeroLimitHasNoUsagePercentage() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        write(h, "c.csv", "team_id,email\nt1,a@x.io\nt2,b@x.io\n")
+        write(h, "quotas.csv", "team_id,plan,contact_limit\nt1,trial,0\nt3,trial,0\n")
+        let r = try h.report(["c.csv"], ["--quotas", "quotas.csv"])
+        #expect(r.status == 0)
+        #expect(body(r.file("teams.csv")) == ["t1,1,0,0,1,0,0.00,0,1,0,trial,0,,,false,true", "t2,1,0,0,1,0,0.00,0,1,0,,,,,,"])
+    }
+
     @Test func badBillingInputsAreUsageErrorsWithFileAndLine() throws {
         let h = Headcount(); defer { h.cleanup() }
         write(h, "dup.csv", "team_id,plan,contact_limit\nt1,a,5\nt1,b,6\n")
