@@ -267,13 +267,14 @@ def quoted(f: str, r: random.Random) -> str:
 
 def values_case(r: random.Random, rows: int, model: Model, as_of):
     """team, audience, email, unsubscribed, created_at: the values, in well-formed rows."""
-    spaces = ['\t', ' ', '\r', '\n', '\x0b', '\x0c', '\u0085', '\u00a0', '\u1680', '\u2003',
-              '\u2028', '\u2029', '\u202f', '\u205f', '\u3000']
+    # Unicode's White_Space list again, by code point, so that a mistake in WHITE shows.
+    spaces = [chr(c) for c in (0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
+                               0x2028, 0x2029, 0x202F, 0x205F, 0x3000)]
     locals_ = ['ann', 'José', 'zoë', 'Łukasz', 'ΟΔΥΣΣΕΥΣ', 'straße', 'STRASSE', 'İstanbul',
                'a.b+tag', 'ǅemal', 'ÆØÅ', 'ﬃ']
     domains = ['example.com', 'Example.COM', 'münchen.de', 'MÜNCHEN.DE', 'x.gr']
-    broken = ['', ' ', 'noat', 'a@', '@b.com', 'a b@c.d', 'a\u00a0b@c.d', 'a\x01@c.d', 'a\x7f@c.d',
-              'a\u0085b@c.d', 'x@y@', '@', 'a@@b.c', 'q@w@e.r']
+    broken = ['', ' ', 'noat', 'a@', '@b.com', 'a b@c.d', 'a\x01@c.d', 'a\x7f@c.d', 'a\u009fb@c.d', 'x@y@',
+              '@', 'a@@b.c', 'q@w@e.r'] + [f'a{c}b@c.d' for c in spaces]
     created = ['2023-10-06T23:59:59.999999Z', '2023-10-07T00:30:00+01:00', '2023-10-06T20:00:00-05:00',
                '2023-10-06T23:47:56.678Z', '2023-10-06 23:47:56.678+00', '2015-03-16 14:40:47',
                '2026-01-01', '2023-10-07 00:00:00', '2023-10-06', 'bogus', '']
