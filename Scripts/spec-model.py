@@ -4,7 +4,7 @@
 Each seed writes a small random dump with the cases the SPEC and the README's choices name,
 runs the built binary on it, and compares what it wrote with what this model computes:
 `teams.csv` (every column), `audiences.csv`, the line and reason of every row in
-`rejects.csv`, and the rows read, filtered and without a team in `summary.json`. Three kinds
+`rejects.csv`, and the rows read, filtered and without a team in `summary.json`. Four kinds
 of dump take turns:
 
 - values: email keys (Unicode whitespace, full lowercase mapping, every invalid form, the
@@ -15,6 +15,9 @@ of dump take turns:
   line each row starts on, and the team of a malformed row;
 - join: a contacts file and a memberships file (`unknown_contact`, a membership's `team_id`,
   an empty audience id), the global layout.
+- columns: the header (every accepted name, in any case and order, blanks around it; a
+  meaning under two accepted names or one name twice; extra columns; no team column and
+  `--team`; `--email-column` and `--team-column`; a tab delimiter detected or given).
 
     Scripts/spec-model.py [--binary PATH] [--seeds N] [--first S] [--rows N] [--keep DIR]
 
@@ -331,7 +334,7 @@ def values_case(r: random.Random, rows: int, model: Model, as_of):
             else:
                 model.count(t, key, flag, a)
         line += 1 + row.count('\n')
-    return {'contacts.csv': text.getvalue().encode('utf-8', 'surrogateescape')}
+    return {'contacts.csv': text.getvalue().encode('utf-8', 'surrogateescape')}, []
 
 
 def rows_case(r: random.Random, rows: int, model: Model):
@@ -393,7 +396,7 @@ def rows_case(r: random.Random, rows: int, model: Model):
         if team is not None:
             model.rows[team] += 1
         model.reject(line, 'malformed_row', team)
-    return {'contacts.csv': data}
+    return {'contacts.csv': data}, []
 
 
 def join_case(r: random.Random, rows: int, model: Model):
@@ -433,20 +436,89 @@ def join_case(r: random.Random, rows: int, model: Model):
             model.rejects.append((i + 2, 'invalid_value'))
         else:
             model.contacts[by_id[cid]]['audiences'].add(audience.encode())
-    return {'contacts.csv': contacts.getvalue().encode(), 'memberships.csv': members.getvalue().encode()}
+    return {'contacts.csv': contacts.getvalue().encode(), 'memberships.csv': members.getvalue().encode()}, []
+
+
+def columns_case(r: random.Random, rows: int, model: Model):
+    """Columns found by name: the accepted names in any case and order, blanks around them, a
+    name for a meaning given twice or under two accepted names, extra columns, no team column
+    (`--team`), the column options, a tab delimiter detected or given."""
+    names = {'team': ['team_id', 'account_id', 'workspace_id'], 'email': ['email', 'email_address', 'Email Address'],
+             'audience': ['audience_id', 'segment_id', 'list_id'], 'unsubscribed': ['unsubscribed']}
+    args, overrides = [], {}
+    if r.random() < 0.2:
+        overrides['email'] = 'Mail Box'
+        args += ['--email-column', 'mail box']
+    if r.random() < 0.2:
+        overrides['team'] = 'Org'
+        args += ['--team-column', 'ORG']
+    columns = []           # (header name, role or None)
+    roles = ['email', 'audience', 'unsubscribed'] + (['team'] if r.random() < 0.8 else [])
+    for role in roles:
+        name = overrides.get(role) or r.choice(names[role])
+        columns.append((name, role))
+        if r.random() < 0.3:    # the same meaning again: under the same name, or under another accepted one
+            columns.append((r.choice([name] + ([] if role in overrides else names[role])), role))
+    columns += [(n, None) for n in r.sample(['first_name', 'created_at', 'note', 'id'], r.randint(0, 3))]
+    r.shuffle(columns)
+    def spelled(n):
+        n = r.choice([n, n.upper(), n.lower(), n.title()])
+        return r.choice(['', ' ']) + n + r.choice(['', ' '])
+    header = [spelled(n) for n, _ in columns]
+    # The column each meaning uses: the first accepted name the header holds, its leftmost column.
+    used = {}
+    for role in names:
+        for name in ([overrides[role]] if role in overrides else names[role]):
+            at = [i for i, h in enumerate(header) if h.strip().lower() == name.lower()]
+            if at:
+                used[role] = at[0]
+                break
+    tab = r.random() < 0.4
+    delimiter = '\t' if tab else ','
+    if r.random() < 0.3:
+        args += ['--delimiter', 'tab' if tab else ',']
+    team_name = None
+    if 'team' not in used and r.random() < 0.5:
+        team_name = r.choice(['acme', 'Default Team'])
+        args += ['--team', team_name]
+    def field(v):
+        return '"' + v.replace('"', '""') + '"' if any(c in v for c in delimiter + '"\r\n') else v
+    text = io.StringIO()
+    text.write(delimiter.join(field(h) for h in header) + '\n')
+    for i in range(rows):
+        values = {'team': r.choice(['t1', 't2', 'T1']), 'email': r.choice(['a@x.io', 'A@x.io', 'b@x.io', 'bad', ' c@y.io']),
+                  'audience': r.choice(['', 'a1', 'a2']), 'unsubscribed': r.choice(['true', 'false', '', 'no', '?'])}
+        row = [values[role] if role else r.choice(['x', 'y, z', '']) for _, role in columns]
+        # Each column of a meaning gets its own value: only the one used may count.
+        row = [v if columns[k][1] is None or used.get(columns[k][1]) == k else r.choice(['other@z.io', 'zz', 'true'])
+               for k, v in enumerate(row)]
+        text.write(delimiter.join(field(v) for v in row) + '\n')
+        model.read += 1
+        team = (row[used['team']] if 'team' in used else team_name or 'default').encode()
+        model.rows[team] += 1
+        flag = boolean(row[used['unsubscribed']].encode())
+        key, why = email_key(row[used['email']].encode())
+        if flag is None:
+            model.reject(i + 2, 'invalid_value', team)
+        elif why:
+            model.reject(i + 2, why, team)
+        else:
+            model.count(team, key, flag, row[used['audience']].encode())
+    return {'contacts.csv': text.getvalue().encode()}, args
 
 
 # ------------------------------------------------------------------------------ the check
 
 def check(binary: str, seed: int, rows: int, work: str) -> list:
     r = random.Random(seed)
-    kind = ('values', 'rows', 'join')[seed % 3]
+    kind = ('values', 'rows', 'join', 'columns')[seed % 4]
     as_of = '2023-10-06' if kind == 'values' and r.random() < 0.4 else None
     policy = 'all' if r.random() < 0.25 else 'any'
     model = Model(policy)
-    files = {'values': lambda: values_case(r, rows, model, as_of),
-             'rows': lambda: rows_case(r, rows, model),
-             'join': lambda: join_case(r, rows // 4, model)}[kind]()
+    files, extra = {'values': lambda: values_case(r, rows, model, as_of),
+                    'rows': lambda: rows_case(r, rows, model),
+                    'join': lambda: join_case(r, rows // 4, model),
+                    'columns': lambda: columns_case(r, rows, model)}[kind]()
     folder = os.path.join(work, f'seed-{seed}')
     os.makedirs(folder, exist_ok=True)
     for name, data in files.items():
@@ -458,6 +530,7 @@ def check(binary: str, seed: int, rows: int, work: str) -> list:
         args += ['--memberships', 'memberships.csv']
     if as_of:
         args += ['--as-of', as_of]
+    args += extra
     done = subprocess.run(args, cwd=folder, capture_output=True)
     if done.returncode != 0:
         return [f'seed {seed} ({kind}): exit {done.returncode}: {done.stderr.decode(errors="replace").strip()}']
