@@ -48,9 +48,11 @@ struct Headcount {
         }
     }
 
-    /// Runs `headcount args…` with `stdin` piped in; environment gets `env` added.
+    /// Runs `headcount args…` with `stdin` piped in, or the file `stdinFile` (in `dir`) as its
+    /// standard input, as a shell's `< file` gives it; environment gets `env` added.
     @discardableResult
-    func run(_ args: [String], stdin: [UInt8]? = nil, env: [String: String] = [:]) throws -> Result {
+    func run(_ args: [String], stdin: [UInt8]? = nil, stdinFile: String? = nil,
+             env: [String: String] = [:]) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = args
@@ -62,6 +64,12 @@ struct Headcount {
         p.standardOutput = out
         p.standardError = err
         p.standardInput = input
+        if let stdinFile {
+            guard let file = FileHandle(forReadingAtPath: dir + "/" + stdinFile) else {
+                throw HarnessError(description: "no file \(stdinFile)")
+            }
+            p.standardInput = file
+        }
         try p.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin)) }
         try input.fileHandleForWriting.close()

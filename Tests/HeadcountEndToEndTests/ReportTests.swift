@@ -236,6 +236,22 @@ import Testing
         #expect(body(gz.file("teams.csv", in: "out2")) == legacyTeams)
     }
 
+    /// `-` when the shell gives a file as standard input (`< dump.csv.gz`), not a pipe: the run
+    /// read the header, then failed ("the file shrank while it was read") when it went on, since
+    /// standard input cannot be opened again from its start as a file named by its path is.
+    @Test func standardInputRedirectedFromAFile() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        for (k, name) in ["legacy.csv.gz", "tabs.tsv"].enumerated() {
+            let byPath = try h.run(["report", "--contacts", name, "--out", "path\(k)", "--quiet", "--no-history"])
+            let r = try h.run(["report", "--contacts", "-", "--out", "stdin\(k)", "--quiet", "--no-history"],
+                              stdinFile: name)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.file("teams.csv", in: "stdin\(k)") == byPath.file("teams.csv", in: "path\(k)"))
+        }
+        #expect(body(try h.run(["report", "--contacts", "-", "--out", "out", "--quiet"], stdinFile: "legacy.csv.gz")
+            .file("teams.csv")) == legacyTeams)
+    }
+
     @Test func explicitDelimiterAndColumnOverrides() throws {
         let h = Headcount(); defer { h.cleanup() }
         #expect(FileManager.default.createFile(atPath: h.dir + "/semi.csv",

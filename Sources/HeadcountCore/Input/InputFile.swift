@@ -43,7 +43,8 @@ public final class MemoryBytes: StoredBytes {
 public final class InputFile: StoredBytes {
     /// The path as the user gave it; used in every message about this file.
     public let path: String
-    /// The file's size when it is a regular file, for progress; nil for pipes.
+    /// The file's size when it is a regular file named by its path, for progress; nil for pipes
+    /// and for standard input.
     public let size: Int?
     public private(set) var bytesRead = 0
     private var fd: Int32
@@ -68,14 +69,16 @@ public final class InputFile: StoredBytes {
             }
         }
         var st = stat()
-        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
-            size = Int(st.st_size)
-        } else if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+        let kind = fstat(fd, &st) == 0 ? st.st_mode & S_IFMT : 0
+        if kind == S_IFDIR {
             if ownsDescriptor { close(fd) }
             throw HeadcountError(.usage, "is a folder, not a file", file: path)
-        } else {
-            size = nil
         }
+        // Standard input is a stream even when the shell gives it a file (`< dump.csv.gz`): a
+        // run reads a regular file's header, closes it and opens it again by its path, and
+        // standard input, opened again, goes on from past the header (such a run failed as
+        // "the file shrank"). Read once, as a pipe is; its progress shows no total.
+        size = kind == S_IFREG && ownsDescriptor ? Int(st.st_size) : nil
     }
 
     deinit {
