@@ -19,6 +19,10 @@ of dump take turns:
   meaning under two accepted names or one name twice; extra columns; no team column and
   `--team`; `--email-column` and `--team-column`; a tab delimiter detected or given).
 
+Each dump reaches the binary one of four ways, which must not change a count: a plain file,
+gzip members cut at random bytes under the same `.csv` name (the magic bytes decide), or either
+as standard input redirected from the file; with `--threads` 1, 2, 3 or 8.
+
     Scripts/spec-model.py [--binary PATH] [--seeds N] [--first S] [--rows N] [--keep DIR]
 
 Python 3.11 or later, standard library only. Exit status 1 on the first difference, with the
