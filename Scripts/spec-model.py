@@ -21,7 +21,9 @@ of dump take turns:
 
 Each dump reaches the binary one of four ways, which must not change a count: a plain file,
 gzip members cut at random bytes under the same `.csv` name (the magic bytes decide), or either
-as standard input redirected from the file; with `--threads` 1, 2, 3 or 8.
+as standard input redirected from the file; with `--threads` 1, 2, 3 or 8. A fifth of the runs
+allow exactly as many rejects as the model finds (`--max-rejects N`), or one fewer, when the run
+must fail with exit 1 and no report.
 
     Scripts/spec-model.py [--binary PATH] [--seeds N] [--first S] [--rows N] [--keep DIR]
 
@@ -546,9 +548,21 @@ def check(binary: str, seed: int, rows: int, work: str) -> list:
     if as_of:
         args += ['--as-of', as_of]
     args += extra
+    # Now and then a limit on rejects just below or at their number: past it the run fails
+    # (exit 1) and writes nothing; at it, the run is as without it.
+    limit = None
+    if t.random() < 0.2 and model.rejects:
+        limit = len(model.rejects) - t.choice([0, 1])
+        args += ['--strict'] if limit == 0 else ['--max-rejects', str(limit)]
     with open(os.path.join(folder, 'contacts.csv'), 'rb') as contacts:
         done = subprocess.run(args, cwd=folder, capture_output=True, stdin=contacts if stdin else subprocess.DEVNULL)
-    kind += f', {how}, --threads {threads}'
+    kind += f', {how}, --threads {threads}' + ('' if limit is None else f', {limit} rejects allowed')
+    if limit is not None and limit < len(model.rejects):
+        if done.returncode != 1 or os.path.exists(os.path.join(folder, 'out')):
+            return [f'seed {seed} ({kind}): {len(model.rejects)} rejects: exit {done.returncode} '
+                    f'(want 1, and no report folder)']
+        shutil.rmtree(folder)
+        return []
     if done.returncode != 0:
         return [f'seed {seed} ({kind}): exit {done.returncode}: {done.stderr.decode(errors="replace").strip()}']
     out = os.path.join(folder, 'out')
