@@ -9,7 +9,8 @@ of dump take turns:
 
 - values: email keys (Unicode whitespace, full lowercase mapping, every invalid form, the
   254-byte limit, invalid UTF-8), team and audience ids used verbatim, unsubscribed
-  spellings, `created_at` forms under `--as-of`, both unsubscribed policies;
+  spellings, `created_at` forms under `--as-of`, both unsubscribed policies; now and then the
+  rows in two files (each reject's file is compared too, files in the order of their paths);
 - rows: the CSV itself (RFC 4180 quoting, line breaks inside quotes, CRLF, a BOM, blank
   lines, wrong field counts, text after a closing quote, a quote that never closes), the
   line each row starts on, and the team of a malformed row;
@@ -226,8 +227,8 @@ class Model:
         if audience:
             contact['audiences'].add(audience)
 
-    def reject(self, line, reason, team):
-        self.rejects.append((line, reason))
+    def reject(self, line, reason, team, file='contacts.csv'):
+        self.rejects.append((file, line, reason))
         if team is None:
             self.without_team += 1
         else:
@@ -289,10 +290,16 @@ def values_case(r: random.Random, rows: int, model: Model, as_of):
                '2023-10-06T23:47:56.678Z', '2023-10-06 23:47:56.678+00', '2015-03-16 14:40:47',
                '2026-01-01', '2023-10-07 00:00:00', '2023-10-06', 'bogus', '']
     cut = datetime.datetime.fromisoformat(as_of) + datetime.timedelta(days=1, microseconds=-1) if as_of else None
-    text = io.StringIO()
-    text.write('team_id,audience_id,email,unsubscribed,created_at,note\n')
-    line = 2
-    for _ in range(rows):
+    # Now and then the rows are cut into two files, whose rows the run combines.
+    starts = {0: 'contacts.csv'}
+    if r.random() < 0.3:
+        starts[r.randrange(1, rows)] = 'contacts-2.csv'
+    texts = {}
+    for i in range(rows):
+        if i in starts:
+            name, text, line = starts[i], io.StringIO(), 2
+            text.write('team_id,audience_id,email,unsubscribed,created_at,note\n')
+            texts[name] = text
         x = r.random()
         if x < 0.04:
             email = r.choice(broken)
@@ -322,26 +329,26 @@ def values_case(r: random.Random, rows: int, model: Model, as_of):
         model.read += 1
         t, a, e, u, c = encoded[:5]
         if not valid_utf8(t):
-            model.reject(line, 'invalid_utf8', None)
+            model.reject(line, 'invalid_utf8', None, name)
         else:
             model.rows[t] += 1
             when = instant(c) if cut else None
             flag = boolean(u)
             key, why = email_key(e)
             if cut and when is None:
-                model.reject(line, 'invalid_value', t)
+                model.reject(line, 'invalid_value', t, name)
             elif cut and when > cut:
                 model.filtered += 1
             elif flag is None:
-                model.reject(line, 'invalid_value', t)
+                model.reject(line, 'invalid_value', t, name)
             elif not valid_utf8(a):
-                model.reject(line, 'invalid_utf8', t)
+                model.reject(line, 'invalid_utf8', t, name)
             elif why:
-                model.reject(line, why, t)
+                model.reject(line, why, t, name)
             else:
                 model.count(t, key, flag, a)
         line += 1 + row.count('\n')
-    return {'contacts.csv': text.getvalue().encode('utf-8', 'surrogateescape')}, []
+    return {n: x.getvalue().encode('utf-8', 'surrogateescape') for n, x in texts.items()}, []
 
 
 def rows_case(r: random.Random, rows: int, model: Model):
@@ -438,9 +445,9 @@ def join_case(r: random.Random, rows: int, model: Model):
         members.write(f'{cid},{audience}' + (f',{team}' if named_team else '') + '\n')
         model.read += 1
         if cid not in by_id or (named_team and team.encode() != by_id[cid][0]):
-            model.rejects.append((i + 2, 'unknown_contact'))
+            model.rejects.append(('memberships.csv', i + 2, 'unknown_contact'))
         elif not audience:
-            model.rejects.append((i + 2, 'invalid_value'))
+            model.rejects.append(('memberships.csv', i + 2, 'invalid_value'))
         else:
             model.contacts[by_id[cid]]['audiences'].add(audience.encode())
     return {'contacts.csv': contacts.getvalue().encode(), 'memberships.csv': members.getvalue().encode()}, []
@@ -541,7 +548,9 @@ def check(binary: str, seed: int, rows: int, work: str) -> list:
         with open(os.path.join(folder, name), 'wb') as f:
             f.write(data)
     stdin = 'stdin' in how
-    args = [binary, 'report', '--contacts', '-' if stdin else 'contacts.csv', '--out', 'out', '--no-history',
+    # The path each file is given by: contacts.csv on standard input is `-`.
+    given = {n: '-' if stdin and n == 'contacts.csv' else n for n in files}
+    args = [binary, 'report', '--contacts', *[given[n] for n in files if n.startswith('contacts')], '--out', 'out', '--no-history',
             '--quiet', '--format', 'csv,json', '--unsubscribed-policy', policy, '--threads', str(threads)]
     if 'memberships.csv' in files:
         args += ['--memberships', 'memberships.csv']
@@ -581,9 +590,12 @@ def check(binary: str, seed: int, rows: int, work: str) -> list:
     if not kind.startswith('rows'):
         same('audiences.csv', model.audiences_csv(), read('audiences.csv'))
     rejects = list(csv.reader(io.StringIO(read('rejects.csv').decode('utf-8', 'replace'), newline='')))[1:]
-    got = ''.join(f'{x[1]},{x[2]}\n' for x in rejects)
-    # Files in path order (contacts.csv before memberships.csv), each file's rows in line order.
-    same('rejects.csv (line, reason)', ''.join(f'{a},{b}\n' for a, b in model.rejects).encode(), got.encode())
+    got = ''.join(f'{x[0]},{x[1]},{x[2]}\n' for x in rejects)
+    # The contacts files in the byte order of their paths as given, then the memberships; each
+    # file's rows in line order.
+    order = lambda x: (given[x[0]].startswith('memberships'), given[x[0]].encode(), x[1])
+    want = ''.join(f'{given[f]},{line},{why}\n' for f, line, why in sorted(model.rejects, key=order))
+    same('rejects.csv (file, line, reason)', want.encode(), got.encode())
     summary = json.loads(read('summary.json'))
     counts = (sum(i['rows_read'] for i in summary['inputs']), sum(i['rows_filtered'] for i in summary['inputs']),
               summary['totals']['rejected_rows_without_team'])
