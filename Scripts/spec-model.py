@@ -24,7 +24,9 @@ Each dump reaches the binary one of four ways, which must not change a count: a 
 gzip members cut at random bytes under the same `.csv` name (the magic bytes decide), or either
 as standard input redirected from the file; with `--threads` 1, 2, 3 or 8. A fifth of the runs
 allow exactly as many rejects as the model finds (`--max-rejects N`), or one fewer, when the run
-must fail with exit 1 and no report.
+must fail with exit 1 and no report. A tenth of the gzip dumps are cut short inside their last
+member: the run must fail with exit 1, one line naming the file and a byte offset, and no
+report.
 
     Scripts/spec-model.py [--binary PATH] [--seeds N] [--first S] [--rows N] [--keep DIR]
 
@@ -541,10 +543,16 @@ def check(binary: str, seed: int, rows: int, work: str) -> list:
     threads = t.choice([1, 2, 3, 8])
     folder = os.path.join(work, f'seed-{seed}')
     os.makedirs(folder, exist_ok=True)
+    # Now and then a gzip dump cut short inside its last member: the run must fail (exit 1) with
+    # one line naming the file and a byte offset, and write nothing.
+    truncated = 'gzip' in how and t.random() < 0.1
     for name, data in files.items():
         if 'gzip' in how:
             cuts = sorted(t.randrange(len(data) + 1) for _ in range(t.randint(0, 3)))
-            data = b''.join(gzip.compress(data[a:b], mtime=0) for a, b in zip([0] + cuts, cuts + [len(data)]))
+            members = [gzip.compress(data[a:b], mtime=0) for a, b in zip([0] + cuts, cuts + [len(data)])]
+            data = b''.join(members)
+            if truncated and name == 'contacts.csv':
+                data = data[:len(data) - t.randint(1, len(members[-1]) - 1)]
         with open(os.path.join(folder, name), 'wb') as f:
             f.write(data)
     stdin = 'stdin' in how
@@ -566,6 +574,15 @@ def check(binary: str, seed: int, rows: int, work: str) -> list:
     with open(os.path.join(folder, 'contacts.csv'), 'rb') as contacts:
         done = subprocess.run(args, cwd=folder, capture_output=True, stdin=contacts if stdin else subprocess.DEVNULL)
     kind += f', {how}, --threads {threads}' + ('' if limit is None else f', {limit} rejects allowed')
+    if truncated:
+        kind += ', cut short'
+        message = done.stderr.decode(errors='replace')
+        if (done.returncode != 1 or os.path.exists(os.path.join(folder, 'out')) or message.count('\n') != 1
+                or not message.startswith(f'headcount: {given["contacts.csv"]}: byte ')):
+            return [f'seed {seed} ({kind}): exit {done.returncode}, {message!r} (want 1, one line naming the '
+                    f'file and a byte offset, and no report folder)']
+        shutil.rmtree(folder)
+        return []
     if limit is not None and limit < len(model.rejects):
         if done.returncode != 1 or os.path.exists(os.path.join(folder, 'out')):
             return [f'seed {seed} ({kind}): {len(model.rejects)} rejects: exit {done.returncode} '
