@@ -566,9 +566,10 @@ def check(binary: str, seed: int, rows: int, work: str) -> list:
         args += ['--as-of', as_of]
     args += extra
     # Now and then a limit on rejects just below or at their number: past it the run fails
-    # (exit 1) and writes nothing; at it, the run is as without it.
+    # (exit 1) and writes nothing; at it, the run is as without it. Not with a dump cut short,
+    # which may pass the limit before it reaches the cut, and fail for that first.
     limit = None
-    if t.random() < 0.2 and model.rejects:
+    if t.random() < 0.2 and model.rejects and not truncated:
         limit = len(model.rejects) - t.choice([0, 1])
         args += ['--strict'] if limit == 0 else ['--max-rejects', str(limit)]
     with open(os.path.join(folder, 'contacts.csv'), 'rb') as contacts:
