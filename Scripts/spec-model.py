@@ -15,7 +15,8 @@ of dump take turns:
   lines, wrong field counts, text after a closing quote, a quote that never closes), the
   line each row starts on, and the team of a malformed row;
 - join: a contacts file and a memberships file (`unknown_contact`, a membership's `team_id`,
-  an empty audience id), the global layout.
+  an empty audience id), the global layout; now and then under `--as-of`, which filters a
+  later contact and its memberships (an empty audience id of one too);
 - columns: the header (every accepted name, in any case and order, blanks around it; a
   meaning under two accepted names or one name twice; extra columns; no team column and
   `--team`; `--email-column` and `--team-column`; a tab delimiter detected or given).
@@ -416,28 +417,38 @@ def rows_case(r: random.Random, rows: int, model: Model):
 
 
 def join_case(r: random.Random, rows: int, model: Model):
-    """Contacts with ids, memberships joined to them (each contact id on one row)."""
+    """Contacts with ids, memberships joined to them (each contact id on one row); now and then
+    under `--as-of`, which filters a later contact and its memberships."""
     teams = ['t1', 't2', 'T1', '']
     own_audience = r.random() < 0.5
     named_team = r.random() < 0.5
+    as_of = r.random() < 0.4
     contacts = io.StringIO()
-    contacts.write('contact_id,team_id,email,unsubscribed' + (',audience_id' if own_audience else '') + '\n')
-    by_id = {}
+    contacts.write('contact_id,team_id,email,unsubscribed' + (',audience_id' if own_audience else '')
+                   + (',created_at' if as_of else '') + '\n')
+    by_id, filtered = {}, {}
     for i in range(rows):
         team = r.choice(teams)
         email = r.choice(['a@x.io', 'A@X.IO', ' b@x.io', 'c@y.io', 'José@x.io', 'josé@X.io', 'bad', 'f@z.io'])
         flag = r.choice(['true', 'false', 'false', ''])
         audience = r.choice(['', '', 'a1', 'a2'])
-        contacts.write(f'c{i},{team},{email},{flag}' + (f',{audience}' if own_audience else '') + '\n')
+        created = r.choice(['2026-01-15', '2026-02-01 23:59:59', '2026-02-02', 'bogus']) if as_of else ''
+        contacts.write(f'c{i},{team},{email},{flag}' + (f',{audience}' if own_audience else '')
+                       + (f',{created}' if as_of else '') + '\n')
         model.read += 1
         t = team.encode()
         model.rows[t] += 1
         key, why = email_key(email.encode())
-        if why:
+        if as_of and created == 'bogus':
+            model.reject(i + 2, 'invalid_value', t)
+        elif as_of and created == '2026-02-02':
+            model.filtered += 1
+            filtered[f'c{i}'] = t
+        elif why:
             model.reject(i + 2, why, t)
-            continue
-        model.count(t, key, flag == 'true', audience.encode() if own_audience else b'')
-        by_id[f'c{i}'] = (t, key)
+        else:
+            model.count(t, key, flag == 'true', audience.encode() if own_audience else b'')
+            by_id[f'c{i}'] = (t, key)
     members = io.StringIO()
     members.write('contact_id,audience_id' + (',team_id' if named_team else '') + '\n')
     for i in range(rows * 2):
@@ -446,13 +457,16 @@ def join_case(r: random.Random, rows: int, model: Model):
         team = r.choice(teams)
         members.write(f'{cid},{audience}' + (f',{team}' if named_team else '') + '\n')
         model.read += 1
-        if cid not in by_id or (named_team and team.encode() != by_id[cid][0]):
+        if cid in filtered and not (named_team and team.encode() != filtered[cid]):
+            model.filtered += 1
+        elif cid not in by_id or (named_team and team.encode() != by_id[cid][0]):
             model.rejects.append(('memberships.csv', i + 2, 'unknown_contact'))
         elif not audience:
             model.rejects.append(('memberships.csv', i + 2, 'invalid_value'))
         else:
             model.contacts[by_id[cid]]['audiences'].add(audience.encode())
-    return {'contacts.csv': contacts.getvalue().encode(), 'memberships.csv': members.getvalue().encode()}, []
+    return ({'contacts.csv': contacts.getvalue().encode(), 'memberships.csv': members.getvalue().encode()},
+            ['--as-of', '2026-02-01'] if as_of else [])
 
 
 def columns_case(r: random.Random, rows: int, model: Model):
