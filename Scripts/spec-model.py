@@ -11,6 +11,8 @@ of dump take turns:
   254-byte limit, invalid UTF-8), team and audience ids used verbatim, unsubscribed
   spellings, `created_at` forms under `--as-of`, both unsubscribed policies; now and then the
   rows in two files (each reject's file is compared too, files in the order of their paths);
+  now and then `--quotas` (limits of 0 and at a team's counts or one either side) and
+  `--tiers`, whose columns are compared too;
 - rows: the CSV itself (RFC 4180 quoting, line breaks inside quotes, CRLF, a BOM, blank
   lines, wrong field counts, text after a closing quote, a quote that never closes), the
   line each row starts on, and the team of a malformed row;
@@ -218,6 +220,8 @@ class Model:
 
     def __init__(self, policy='any'):
         self.policy = policy
+        self.quotas = None      # team -> (plan, limit), with --quotas
+        self.tiers = None       # [(name, limit, price in cents)], ascending, with --tiers
         self.rows = collections.Counter()
         self.rejected = collections.Counter()
         self.contacts = collections.defaultdict(lambda: {'audiences': set(), 'unsubscribed': []})
@@ -242,7 +246,11 @@ class Model:
         w = csv.writer(out, lineterminator='\n')
         w.writerow(['team_id', 'contact_rows', 'audiences', 'legacy_contacts', 'global_contacts',
                     'duplicate_records', 'reduction_pct', 'unsubscribed_contacts',
-                    'contacts_without_audience', 'rejected_rows'])
+                    'contacts_without_audience', 'rejected_rows']
+                   + (['plan', 'contact_limit', 'legacy_usage_pct', 'global_usage_pct', 'legacy_over_limit',
+                       'global_over_limit'] if self.quotas is not None else [])
+                   + (['legacy_tier', 'global_tier', 'legacy_price', 'global_price', 'price_change']
+                      if self.tiers is not None else []))
         for team in sorted(self.rows):
             cs = [c for (t, _), c in self.contacts.items() if t == team]
             legacy = sum(len(c['audiences']) for c in cs)
@@ -252,8 +260,28 @@ class Model:
                         len(set().union(*(c['audiences'] for c in cs))) if cs else 0,
                         legacy, len(cs), duplicates, pct(duplicates, legacy),
                         sum(1 for c in cs if pick(c['unsubscribed'])),
-                        sum(1 for c in cs if not c['audiences']), self.rejected[team]])
+                        sum(1 for c in cs if not c['audiences']), self.rejected[team]]
+                       + self.billing(team, legacy, len(cs)))
         return out.getvalue().encode()
+
+    def billing(self, team: bytes, legacy: int, global_: int) -> list:
+        """The quota and tier columns: usage of the team's limit (none for a limit of 0, over
+        when above it), the cheapest tier covering each count (the top one above it all)."""
+        cells = []
+        if self.quotas is not None:
+            if team in self.quotas:
+                plan, limit = self.quotas[team]
+                usage = lambda n: pct(n, limit) if limit > 0 else ''
+                cells += [plan, limit, usage(legacy), usage(global_), str(legacy > limit).lower(),
+                          str(global_ > limit).lower()]
+            else:
+                cells += [''] * 6
+        if self.tiers is not None:
+            tier = lambda n: next((t for t in self.tiers if t[1] >= n), self.tiers[-1])
+            money = lambda cents: ('-' if cents < 0 else '') + f'{abs(cents) // 100}.{abs(cents) % 100:02d}'
+            a, b = tier(legacy), tier(global_)
+            cells += [a[0], b[0], money(a[2]), money(b[2]), money(b[2] - a[2])]
+        return cells
 
     def audiences_csv(self) -> bytes:
         out = io.StringIO()
@@ -351,7 +379,27 @@ def values_case(r: random.Random, rows: int, model: Model, as_of):
             else:
                 model.count(t, key, flag, a)
         line += 1 + row.count('\n')
-    return {n: x.getvalue().encode('utf-8', 'surrogateescape') for n, x in texts.items()}, []
+    files = {n: x.getvalue().encode('utf-8', 'surrogateescape') for n, x in texts.items()}
+    args = []
+    if r.random() < 0.3:
+        # A limit for some teams, by their ids as written, quoted where CSV needs it: 0, or at one
+        # of the team's two counts or one either side of it, where the usage and "over" turn.
+        def limit(team):
+            counts = [len(c['audiences']) for (t, _), c in model.contacts.items() if t == team]
+            n = r.choice([sum(counts), len(counts)])
+            return r.choice([0, max(n - 1, 0), n, n, n + 1])
+        model.quotas = {t.encode(): (r.choice(['trial', 'pro']), limit(t.encode()))
+                        for t in ['t1', 'T1', ' t1 ', '', 'a,b', 'q"t', 'équipe'] if r.random() < 0.6}
+        files['quotas.csv'] = ('team_id,plan,contact_limit\n' + ''.join(
+            f'{quoted(t.decode(), r)},{p},{n}\n' for t, (p, n) in model.quotas.items())).encode()
+        args += ['--quotas', 'quotas.csv']
+    if r.random() < 0.3:
+        limits = sorted(r.sample([1, 2, 5, 10, 15, 25, 50], r.randint(1, 4)))
+        model.tiers = [(f'tier{k}', n, r.choice([0, 99, 1999, 4950, 12000]) + 100 * k) for k, n in enumerate(limits)]
+        files['tiers.csv'] = ('tier,contact_limit,monthly_price\n' + ''.join(
+            f'{name},{n},{cents // 100}.{cents % 100:02d}\n' for name, n, cents in model.tiers)).encode()
+        args += ['--tiers', 'tiers.csv']
+    return files, args
 
 
 def rows_case(r: random.Random, rows: int, model: Model):
