@@ -283,6 +283,35 @@ class Model:
             cells += [a[0], b[0], money(a[2]), money(b[2]), money(b[2] - a[2])]
         return cells
 
+    def totals(self) -> dict:
+        """summary.json's totals (sums over the teams and the inputs) and its histogram of
+        audiences per email, in the JSON's own shape."""
+        legacy = global_ = duplicates = audiences = unsubscribed = without = 0
+        pick = any if self.policy == 'any' else all
+        histogram = collections.Counter()
+        for team in self.rows:
+            cs = [c for (t, _), c in self.contacts.items() if t == team]
+            n = sum(len(c['audiences']) for c in cs)
+            legacy, global_ = legacy + n, global_ + len(cs)
+            duplicates += max(n - len(cs), 0)
+            audiences += len(set().union(*(c['audiences'] for c in cs))) if cs else 0
+            unsubscribed += sum(1 for c in cs if pick(c['unsubscribed']))
+            without += sum(1 for c in cs if not c['audiences'])
+            histogram.update(len(c['audiences']) for c in cs)
+        reasons = collections.Counter(why for _, _, why in self.rejects)
+        totals = {'teams': len(self.rows), 'audiences': audiences, 'contact_rows': sum(self.rows.values()),
+                  'legacy_contacts': legacy, 'global_contacts': global_, 'duplicate_records': duplicates,
+                  'reduction_pct': float(pct(duplicates, legacy)), 'unsubscribed_contacts': unsubscribed,
+                  'contacts_without_audience': without, 'rows_read': self.read,
+                  'rows_counted': self.read - len(self.rejects) - self.filtered,
+                  'rows_rejected': len(self.rejects), 'rows_filtered': self.filtered,
+                  'rejected_by_reason': {k: reasons[k] for k in ('invalid_email', 'invalid_utf8', 'invalid_value',
+                                                                 'malformed_row', 'unknown_contact')},
+                  'rejected_rows_without_team': self.without_team}
+        most = max(list(histogram) + [1])
+        return {'totals': totals,
+                'audiences_per_email': [{'audiences': k, 'emails': histogram[k]} for k in range(most + 1)]}
+
     def audiences_csv(self) -> bytes:
         out = io.StringIO()
         w = csv.writer(out, lineterminator='\n')
@@ -677,12 +706,10 @@ def check(binary: str, seed: int, rows: int, work: str) -> list:
     want = ''.join(f'{given[f]},{line},{why}\n' for f, line, why in sorted(model.rejects, key=order))
     same('rejects.csv (file, line, reason)', want.encode(), got.encode())
     summary = json.loads(read('summary.json'))
-    counts = (sum(i['rows_read'] for i in summary['inputs']), sum(i['rows_filtered'] for i in summary['inputs']),
-              summary['totals']['rejected_rows_without_team'])
-    want = (model.read, model.filtered, model.without_team)
-    if counts != want:
-        problems.append(f'seed {seed} ({kind}): summary.json rows read, filtered, rejected without a team: '
-                        f'model {want}, headcount {counts}')
+    want = model.totals()
+    for name in ('totals', 'audiences_per_email'):
+        if summary.get(name) != want[name]:
+            problems.append(f'seed {seed} ({kind}): summary.json {name}: model {want[name]}, headcount {summary.get(name)}')
     if not problems:
         shutil.rmtree(folder)
     return problems
