@@ -3,9 +3,9 @@
 
 Each seed writes a small random dump with the cases the SPEC and the README's choices name,
 runs the built binary on it, and compares what it wrote with what this model computes:
-`teams.csv` (every column), `audiences.csv`, the line and reason of every row in
-`rejects.csv`, and the rows read, filtered and without a team in `summary.json`. Four kinds
-of dump take turns:
+`teams.csv` (every column), `audiences.csv`, the file, line and reason of every row in
+`rejects.csv`, and `summary.json`'s totals (every count, rejects by reason, rows without a
+team) and its histogram of audiences per email. Four kinds of dump take turns:
 
 - values: email keys (Unicode whitespace, full lowercase mapping, every invalid form, the
   254-byte limit, invalid UTF-8), team and audience ids used verbatim, unsubscribed
