@@ -25,13 +25,16 @@ team) and its histogram of audiences per email. Four kinds of dump take turns:
 
 Each dump reaches the binary one of four ways, which must not change a count: a plain file,
 gzip members cut at random bytes under the same `.csv` name (the magic bytes decide), or either
-as standard input redirected from the file; with `--threads` 1, 2, 3 or 8. A fifth of the runs
-allow exactly as many rejects as the model finds (`--max-rejects N`), or one fewer, when the run
-must fail with exit 1 and no report. A tenth of the gzip dumps are cut short inside their last
-member: the run must fail with exit 1, one line naming the file and a byte offset, and no
-report.
+as standard input redirected from the file; with `--threads` 1, 2, 3 or 8; a fifth of the time
+under `--memory-limit 1MiB`, where from about 30,000 rows the join of memberships goes to disk,
+and from about 400,000 the counting (`--rows 400000 --memory-limit 1MiB` for every seed). A fifth
+of the runs allow exactly as many rejects as the model finds (`--max-rejects N`), or one fewer,
+when the run must fail with exit 1 and no report. A tenth of the gzip dumps are cut short inside
+their last member: the run must fail with exit 1, one line naming the file and a byte offset,
+and no report.
 
     Scripts/spec-model.py [--binary PATH] [--seeds N] [--first S] [--rows N] [--keep DIR]
+                          [--memory-limit SIZE] [--kind values|rows|join|columns]
 
 Python 3.11 or later, standard library only. Exit status 1 on the first difference, with the
 seed and the lines that differ.
@@ -350,6 +353,9 @@ def values_case(r: random.Random, rows: int, model: Model, as_of):
                '2023-10-06T23:47:56.678Z', '2023-10-06 23:47:56.678+00', '2015-03-16 14:40:47',
                '2026-01-01', '2023-10-07 00:00:00', '2023-10-06', 'bogus', '']
     cut = datetime.datetime.fromisoformat(as_of) + datetime.timedelta(days=1, microseconds=-1) if as_of else None
+    # A quarter of the emails nearly all distinct; in a large dump, more than half, so that
+    # the counting spills to disk under a small --memory-limit from about 400,000 rows.
+    distinct = 0.3 if rows < 100_000 else 0.65
     # Now and then the rows are cut into two files, whose rows the run combines.
     starts = {0: 'contacts.csv'}
     if r.random() < 0.3:
@@ -367,6 +373,8 @@ def values_case(r: random.Random, rows: int, model: Model, as_of):
             email = 'L' * r.choice([240, 241, 242, 243]) + '@example.com'   # 252 to 255 bytes
         elif x < 0.055:
             email = 'İ' * 120 + '@ex.com'     # 247 bytes as written, longer once lowercased
+        elif x < distinct:
+            email = f'u{r.randrange(rows * 2)}@{r.choice(domains)}'   # many distinct: the counter may spill
         else:
             email = r.choice(locals_) + '@' + r.choice(domains)
             if r.random() < 0.3:
@@ -529,7 +537,8 @@ def join_case(r: random.Random, rows: int, model: Model):
     members = io.StringIO()
     members.write('contact_id,audience_id' + (',team_id' if named_team else '') + '\n')
     for i in range(rows * 2):
-        cid = r.choice([f'c{k}' for k in range(rows)] + ['zz1', 'zz2'])
+        k = r.randrange(rows + 2)      # the draw of r.choice over c0 … c{rows-1}, zz1, zz2
+        cid = f'c{k}' if k < rows else f'zz{k - rows + 1}'
         audience = r.choice(['a1', 'a2', 'a3', 'A1'] + ([''] if r.random() < 0.05 else []))
         team = r.choice(teams)
         members.write(f'{cid},{audience}' + (f',{team}' if named_team else '') + '\n')
@@ -616,9 +625,12 @@ def columns_case(r: random.Random, rows: int, model: Model):
 
 # ------------------------------------------------------------------------------ the check
 
-def check(binary: str, seed: int, rows: int, work: str) -> list:
+KINDS = ('values', 'rows', 'join', 'columns')   # a seed's kind of dump: KINDS[seed % 4]
+
+
+def check(binary: str, seed: int, rows: int, work: str, memory_limit=None) -> list:
     r = random.Random(seed)
-    kind = ('values', 'rows', 'join', 'columns')[seed % 4]
+    kind = KINDS[seed % 4]
     as_of = '2023-10-06' if kind == 'values' and r.random() < 0.4 else None
     policy = 'all' if r.random() < 0.25 else 'any'
     model = Model(policy)
@@ -632,6 +644,11 @@ def check(binary: str, seed: int, rows: int, work: str) -> list:
     t = random.Random(seed * 1_000_003 + 1)
     how = t.choice(['file', 'gzip', 'stdin', 'stdin gzip'])
     threads = t.choice([1, 2, 3, 8])
+    # A fifth of the runs under the smallest limit, where the join is done on disk, part by
+    # part, from about 30,000 rows, and the counting spills to disk from about 400,000 (more
+    # under `--as-of`, which filters many): `--rows 400000 --memory-limit 1MiB` for every run.
+    drawn = t.choice(['1MiB'] + [None] * 4)
+    memory = memory_limit or drawn
     folder = os.path.join(work, f'seed-{seed}')
     os.makedirs(folder, exist_ok=True)
     # Now and then a gzip dump cut short inside its last member: the run must fail (exit 1) with
@@ -651,6 +668,8 @@ def check(binary: str, seed: int, rows: int, work: str) -> list:
     given = {n: '-' if stdin and n == 'contacts.csv' else n for n in files}
     args = [binary, 'report', '--contacts', *[given[n] for n in files if n.startswith('contacts')], '--out', 'out', '--no-history',
             '--quiet', '--format', 'csv,json', '--unsubscribed-policy', policy, '--threads', str(threads)]
+    if memory:
+        args += ['--memory-limit', memory, '--temp-dir', folder]
     if 'memberships.csv' in files:
         args += ['--memberships', 'memberships.csv']
     if as_of:
@@ -665,7 +684,8 @@ def check(binary: str, seed: int, rows: int, work: str) -> list:
         args += ['--strict'] if limit == 0 else ['--max-rejects', str(limit)]
     with open(os.path.join(folder, 'contacts.csv'), 'rb') as contacts:
         done = subprocess.run(args, cwd=folder, capture_output=True, stdin=contacts if stdin else subprocess.DEVNULL)
-    kind += f', {how}, --threads {threads}' + ('' if limit is None else f', {limit} rejects allowed')
+    kind += (f', {how}, --threads {threads}' + ('' if limit is None else f', {limit} rejects allowed')
+             + ('' if memory is None else f', --memory-limit {memory}'))
     if truncated:
         kind += ', cut short'
         message = done.stderr.decode(errors='replace')
@@ -723,17 +743,22 @@ def main():
     p.add_argument('--first', type=int, default=1)
     p.add_argument('--rows', type=int, default=400)
     p.add_argument('--keep', help='folder for the dumps (default: a temporary one, removed)')
+    p.add_argument('--memory-limit', help="every run's --memory-limit (default: 1MiB for a fifth of them)")
+    p.add_argument('--kind', choices=KINDS, help='only seeds of this kind of dump (--seeds of them)')
     a = p.parse_args()
+    if a.seeds < 1:
+        p.error('--seeds: at least 1')
     work = a.keep or tempfile.mkdtemp(prefix='headcount-spec-model-')
-    for seed in range(a.first, a.first + a.seeds):
-        problems = check(os.path.abspath(a.binary), seed, a.rows, work)
+    seeds = [s for s in range(a.first, a.first + 4 * a.seeds) if a.kind in (None, KINDS[s % 4])][:a.seeds]
+    for seed in seeds:
+        problems = check(os.path.abspath(a.binary), seed, a.rows, work, a.memory_limit)
         if problems:
             print('\n'.join(problems))
             print(f'the dumps and reports are kept in {os.path.join(work, f"seed-{seed}")}')
             return 1
     if not a.keep:
         shutil.rmtree(work)
-    print(f'{a.seeds} seeds ({a.first}-{a.first + a.seeds - 1}): every report equals the model')
+    print(f'{a.seeds}{" " + a.kind if a.kind else ""} seeds ({seeds[0]}-{seeds[-1]}): every report equals the model')
     return 0
 
 
