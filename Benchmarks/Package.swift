@@ -7,14 +7,14 @@ let package = Package(
     name: "HeadcountBenchmarks",
     platforms: [.macOS(.v13)],
     dependencies: [
-        .package(path: ".."),
+        .package(name: "headcount", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         .executableTarget(
             name: "HotLoops",
             dependencies: [
-                .product(name: "HeadcountCore", package: "main"),
+                .product(name: "HeadcountCore", package: "headcount"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/HotLoops",
