@@ -358,7 +358,7 @@ def values_case(r: random.Random, rows: int, model: Model, as_of):
     distinct = 0.3 if rows < 100_000 else 0.65
     # Now and then the rows are cut into two files, whose rows the run combines.
     starts = {0: 'contacts.csv'}
-    if r.random() < 0.3:
+    if r.random() < 0.3 and rows > 1:   # (a second file needs a row of its own)
         starts[r.randrange(1, rows)] = 'contacts-2.csv'
     texts = {}
     for i in range(rows):
@@ -746,8 +746,8 @@ def main():
     p.add_argument('--memory-limit', help="every run's --memory-limit (default: 1MiB for a fifth of them)")
     p.add_argument('--kind', choices=KINDS, help='only seeds of this kind of dump (--seeds of them)')
     a = p.parse_args()
-    if a.seeds < 1:
-        p.error('--seeds: at least 1')
+    if a.seeds < 1 or a.rows < 1:
+        p.error('--seeds and --rows: at least 1')
     work = a.keep or tempfile.mkdtemp(prefix='headcount-spec-model-')
     seeds = [s for s in range(a.first, a.first + 4 * a.seeds) if a.kind in (None, KINDS[s % 4])][:a.seeds]
     for seed in seeds:
