@@ -52,8 +52,8 @@ extension Headcount {
         @Option(help: ArgumentHelp("Unsubscribed when any record is, or only when all are.", valueName: "any|all"))
         var unsubscribedPolicy: String = "any"
 
-        // Unconditional: `--max-rejects -1` takes -1 and says it must be 0 or more, where the
-        // parser read -1 as a flag and answered "Missing value".
+        // Unconditional (so is `--threads`): `--max-rejects -1` takes -1 and says it must be 0 or
+        // more, where the parser read -1 as a flag and answered "Missing value".
         @Option(parsing: .unconditional,
                 help: ArgumentHelp("Fail (exit 1) when more than N rows are rejected.", valueName: "N"))
         var maxRejects: Int?
@@ -76,7 +76,8 @@ extension Headcount {
         @Option(help: ArgumentHelp("Header of the audience column.", valueName: "name"))
         var audienceColumn: String?
 
-        @Option(help: ArgumentHelp("Input files read at once, each on its own inflating and scanning threads, "
+        @Option(parsing: .unconditional,
+                help: ArgumentHelp("Input files read at once, each on its own inflating and scanning threads, "
                                    + "and threads for the tally and a join on disk (default: the number of "
                                    + "cores). Never changes the reports.", valueName: "N"))
         var threads: Int?
@@ -101,6 +102,8 @@ extension Headcount {
             if contacts.isEmpty { throw ValidationError("--contacts needs at least one file") }
             if strict && maxRejects != nil { throw ValidationError("--strict and --max-rejects cannot be combined") }
             if noHistory && db != nil { throw ValidationError("--db and --no-history cannot be combined") }
+            if let maxRejects, maxRejects < 0 { throw ValidationError("--max-rejects must be 0 or more") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be 1 or more") }
             if UnsubscribedPolicy(rawValue: unsubscribedPolicy) == nil {
                 throw ValidationError("--unsubscribed-policy must be any or all")
             }
