@@ -144,23 +144,31 @@ import Testing
         let dir = TemporaryFolder()
         let store = try HistoryStore(path: dir.path + "/h.sqlite")
         let id = try store.begin(id: "r1", label: "jan", startedAt: "2026-01-01T00:00:00Z", rulesJSON: "{}",
-                                 optionsJSON: "{}", asOf: nil)
+                                 optionsJSON: "{}", asOf: nil, inputs: ["b.csv", "a.csv"])
         #expect(try store.runs().map(\.status) == ["running"])
         #expect(try store.runs()[0].displayStatus == "running", "this process is alive")
+        // Once complete, the inputs listed are the ones read, in the order they were recorded.
+        let read = ["a.csv", "b.csv"].map {
+            InputRecord(role: "contacts", path: $0, format: "plain", bytes: 10, uncompressedBytes: 10, rowsRead: 1,
+                        rowsCounted: 1, rowsRejected: 0, rowsFiltered: 0, rejectedJSON: "{}", fingerprint: "")
+        }
         try store.complete(data(id, teams: [team("t1", legacy: 5, global: 3), team("t2", legacy: 1, global: 1)]),
-                           inputs: [], summaryJSON: "{\"x\":1}\n")
+                           inputs: read, summaryJSON: "{\"x\":1}\n")
         let done = try store.resolve("r1")
+        #expect(done.inputs == ["a.csv", "b.csv"])
         #expect(done.status == "complete" && done.legacyContacts == 6 && done.globalContacts == 4 && done.teams == 2)
         #expect(try store.summaryJSON(of: "r1") == "{\"x\":1}\n")
         #expect(try store.audiencesPerEmail(of: "r1") == [0, 5, 2])
 
         let second = try store.begin(id: "r1", label: "feb", startedAt: "2026-02-01T00:00:00Z", rulesJSON: "{}",
-                                     optionsJSON: "{}", asOf: nil)
+                                     optionsJSON: "{}", asOf: nil, inputs: ["x.csv.gz", "b.csv", "-"])
         #expect(second == "r1-2", "a taken id gets a suffix")
+        #expect(try store.resolve("r1-2").inputs == ["x.csv.gz", "b.csv", "-"], "the paths as given, while it runs")
         try store.fail(id: second, error: "x.csv.gz: byte 9: truncated gzip stream", finishedAt: "2026-02-01T00:00:01Z")
         let failed = try store.resolve("r1-2")
         #expect(failed.status == "failed" && failed.error == "x.csv.gz: byte 9: truncated gzip stream")
         #expect(failed.teams == nil)
+        #expect(failed.inputs == ["x.csv.gz", "b.csv", "-"], "and once it failed")
         #expect(try store.runs().map(\.id) == ["r1-2", "r1"], "newest first")
     }
 

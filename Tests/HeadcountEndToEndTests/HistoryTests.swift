@@ -6,12 +6,27 @@ import Testing
     @Test func everyRunIsRecordedCompleteOrFailed() throws {
         let h = Headcount(); defer { h.cleanup() }
         #expect(try h.run(["report", "--contacts", "legacy.csv.gz", "--label", "jan", "--quiet"]).status == 0)
-        let failed = try h.run(["report", "--contacts", "truncated.csv.gz", "--label", "bad", "--quiet"])
+        let failed = try h.run(["report", "--contacts", "truncated.csv.gz", "legacy.csv.gz", "--label", "bad", "--quiet"])
         #expect(failed.status == 1)
         let runs = try h.runs()
         #expect(runs.count == 2)
         #expect(runs[0]["status"] as? String == "failed")
         #expect((runs[0]["error"] as? String)?.contains("truncated gzip stream") == true)
+        // A run that failed before its results were written still lists the inputs it was given,
+        // and `show` says why it has nothing to show.
+        #expect(runs[0]["inputs"] as? [String] == ["truncated.csv.gz", "legacy.csv.gz"])
+        let failedID = try #require(runs[0]["id"] as? String)
+        let shown = try h.run(["show", failedID])
+        #expect(shown.status == 2)
+        #expect(shown.stderr.hasPrefix("headcount: run \(failedID) failed (truncated.csv.gz: byte "), "\(shown.stderr)")
+        #expect(shown.stderr.contains("truncated gzip stream"))
+        #expect(shown.stderr.contains("): it has no results to show"))
+        // By its label: labels name complete runs, and this one has none.
+        let byLabel = try h.run(["show", "bad"])
+        #expect(byLabel.status == 2)
+        #expect(byLabel.stderr.hasPrefix("headcount: no complete run labelled 'bad': the latest, \(failedID), failed "
+                                         + "(truncated.csv.gz: byte "), "\(byLabel.stderr)")
+        #expect(byLabel.stderr.hasSuffix(") (see headcount runs)\n"))
         #expect(runs[1]["status"] as? String == "complete")
         #expect(runs[1]["label"] as? String == "jan")
         #expect(runs[1]["legacy_contacts"] as? Int == 8)
@@ -176,6 +191,7 @@ import Testing
         let run = try h.runs().first
         #expect(run?["status"] as? String == "failed")
         #expect(run?["error"] as? String == "interrupted by \(name)")
+        #expect(run?["inputs"] as? [String] == ["-"])
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: h.dir + "/out")) ?? []).isEmpty,
                 "temporary files removed, no report")
     }

@@ -134,6 +134,11 @@ public final class HistoryStore {
                 csv_gzip BLOB
             );
             """),
+        // The input paths as given, written when a run starts, so that a run that failed before
+        // its results (and its `run_inputs`) were written still lists them.
+        ("005_given_inputs", """
+            ALTER TABLE runs ADD COLUMN given_inputs TEXT;
+            """),
     ]
 
     /// Opens (creating when missing, unless `mustExist`) the history at `path` and applies the
@@ -174,10 +179,11 @@ public final class HistoryStore {
 
     // MARK: - Lifecycle
 
-    /// Records a run as `running`. Returns the id used: `id`, or `id-2`, `id-3`… when
+    /// Records a run as `running`, with the input paths it was given (`inputs`, listed for it
+    /// until its results are written). Returns the id used: `id`, or `id-2`, `id-3`… when
     /// taken (runs started in the same second with a fixed clock).
     public func begin(id: String, label: String?, startedAt: String, rulesJSON: String, optionsJSON: String,
-                      asOf: String?) throws -> String {
+                      asOf: String?, inputs: [String] = []) throws -> String {
         try db.transaction {
             var id = id
             var n = 1
@@ -187,11 +193,13 @@ public final class HistoryStore {
                 id = "\(base)-\(n)"
             }
             try db.run("""
-                INSERT INTO runs (id, label, started_at, status, tool_version, rules_json, options_json, as_of, pid, host)
-                VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)
+                INSERT INTO runs (id, label, started_at, status, tool_version, rules_json, options_json, as_of, pid, host,
+                                  given_inputs)
+                VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(id), label.map(SQLValue.text) ?? .null, .text(startedAt), .text(HeadcountVersion.current),
                       .text(rulesJSON), .text(optionsJSON), asOf.map(SQLValue.text) ?? .null,
-                      .int(Int(getpid())), .text(Self.hostName)])
+                      .int(Int(getpid())), .text(Self.hostName),
+                      inputs.isEmpty ? .null : .text(inputs.joined(separator: Self.pathSeparator))])
             return id
         }
     }
@@ -332,9 +340,14 @@ public final class HistoryStore {
 
     // MARK: - Queries
 
+    /// Between the paths of a run's inputs in the listing (`char(31)` in SQL): a control
+    /// character, which a path given on a command line hardly holds.
+    static let pathSeparator = "\u{1F}"
+
     static let runColumns = """
         r.id, r.label, r.started_at, r.finished_at, r.status, r.error, r.tool_version, r.as_of, r.pid, r.host,
-        (SELECT group_concat(path, char(31)) FROM (SELECT path FROM run_inputs WHERE run_id = r.id ORDER BY ordinal)),
+        coalesce((SELECT group_concat(path, char(31)) FROM (SELECT path FROM run_inputs WHERE run_id = r.id ORDER BY ordinal)),
+                 r.given_inputs),
         (SELECT count(*) FROM team_results WHERE run_id = r.id),
         (SELECT sum(legacy_contacts) FROM team_results WHERE run_id = r.id),
         (SELECT sum(global_contacts) FROM team_results WHERE run_id = r.id)
@@ -345,7 +358,8 @@ public final class HistoryStore {
         return RunRecord(id: row[0].text ?? "", label: row[1].text, startedAt: row[2].text ?? "",
                          finishedAt: row[3].text, status: row[4].text ?? "", error: row[5].text,
                          toolVersion: row[6].text ?? "", asOf: row[7].text, pid: row[8].int, host: row[9].text,
-                         inputs: row[10].text.map { $0.split(separator: "\u{1F}").map(String.init) } ?? [],
+                         inputs: row[10].text.map { $0.split(separator: pathSeparator, omittingEmptySubsequences: false)
+                                                        .map(String.init) } ?? [],
                          teams: complete ? row[11].int : nil, legacyContacts: complete ? (row[12].int ?? 0) : nil,
                          globalContacts: complete ? (row[13].int ?? 0) : nil)
     }
@@ -366,6 +380,15 @@ public final class HistoryStore {
             ORDER BY r.started_at DESC, r.rowid DESC LIMIT 1
             """, [.text(reference)])
         if let row = byLabel.first { return Self.record(row) }
+        // A label whose runs all failed (or are still running): say so, and why the latest failed.
+        let latest = try db.rows("""
+            SELECT \(Self.runColumns) FROM runs r WHERE r.label = ? ORDER BY r.started_at DESC, r.rowid DESC LIMIT 1
+            """, [.text(reference)]).first.map(Self.record)
+        if let latest {
+            let why = latest.status == "failed" ? latest.error.map { "failed (\($0))" } ?? "failed" : "is \(latest.displayStatus)"
+            throw HeadcountError(.usage, "no complete run labelled '\(reference)': the latest, \(latest.id), \(why) "
+                                 + "(see headcount runs)")
+        }
         throw HeadcountError(.usage, "no recorded run with id or label '\(reference)' (see headcount runs)")
     }
 

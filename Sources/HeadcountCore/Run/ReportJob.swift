@@ -86,7 +86,7 @@ public final class ReportJob {
         if let history {
             runID = try history.begin(id: runID, label: config.label, startedAt: Timestamp.iso8601(startedAt),
                               rulesJSON: JSON.object(rules).compact(), optionsJSON: JSON.object(options).compact(),
-                              asOf: asOfText)
+                              asOf: asOfText, inputs: config.contacts + config.memberships)
             ActiveRun.register(database: config.historyPath!, runID: runID)
         }
         defer { ActiveRun.clear() }
