@@ -82,6 +82,30 @@ import Testing
         #expect(r.files().isEmpty, "no report file")
     }
 
+    /// A file with no header row says what it holds instead, by path and on standard input (read
+    /// by the prefetching thread): gzip members of no data, blank lines, a byte-order mark alone.
+    @Test func noHeaderRowSaysWhatTheFileHolds() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let emptyMember: [UInt8] = [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0x02, 0x03, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        let files: [(String, [UInt8], String)] = [
+            ("members.csv.gz", emptyMember + emptyMember, "its gzip members hold no data"),
+            ("blank.csv", Array("\n\r\n\n".utf8), "the file holds only blank lines"),
+            ("blank.csv.gz", emptyMember + [0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0x02, 0x03, 0xe3, 0x02, 0, 0x93, 0x06, 0xd7,
+                                            0x32, 0x01, 0, 0, 0], "the file holds only blank lines"),
+            ("bom.csv", [0xef, 0xbb, 0xbf], "the file holds no line"),
+        ]
+        for (name, bytes, why) in files {
+            #expect(FileManager.default.createFile(atPath: h.dir + "/" + name, contents: Data(bytes)))
+            for stdin in [false, true] {
+                let r = try h.run(["report", "--contacts", stdin ? "-" : name, "--out", "out", "--quiet"],
+                                  stdinFile: stdin ? name : nil)
+                #expect(r.status == 1, "\(name)")
+                #expect(r.stderr == "headcount: \(stdin ? "-" : name): no header row (\(why))\n")
+                #expect(r.files().isEmpty, "no report file")
+            }
+        }
+    }
+
     /// Many audiences (their rows are built on two threads from 4,096 on): every one in its
     /// place, in byte order, with its own counts, across the halves' boundary.
     @Test func manyAudiencesKeepTheirOrderAndCounts() throws {

@@ -804,6 +804,7 @@ final class OpenedInput {
         let file = try InputFile(path: path)
         size = file.size
         let header: [[UInt8]]?
+        let blankLines: Int
         if file.size == nil {
             let reading = try Reading(file, config, delimiter: config.delimiter,
                                       chunks: depthFactor * PrefetchingReader.defaultDepth)
@@ -811,6 +812,7 @@ final class OpenedInput {
             stats.format = reading.stream.format
             header = try Self.located(path) { try reading.reader.readHeader() }
             stats.delimiter = reading.reader.delimiter
+            blankLines = reading.reader.blankLines
         } else {
             // The header alone, without the prefetching thread; the file is closed again.
             let stream = try ByteStream(file: file)
@@ -819,9 +821,13 @@ final class OpenedInput {
             stats.format = stream.format
             header = try Self.located(path) { try reader.readHeader() }
             stats.delimiter = reader.delimiter
+            blankLines = reader.blankLines
         }
         guard let header else {
-            throw HeadcountError(.data, "no header row (the file holds only blank lines)", file: path)
+            // Not even a blank line: gzip members that hold nothing, or only a byte-order mark.
+            let why = blankLines > 0 ? "the file holds only blank lines"
+                : stats.format == .gzip ? "its gzip members hold no data" : "the file holds no line"
+            throw HeadcountError(.data, "no header row (\(why))", file: path)
         }
         self.header = header
         columns = ColumnMap(header: header, overrides: config.columnOverrides)
