@@ -6,7 +6,8 @@ extension Headcount {
         static let configuration = CommandConfiguration(
             abstract: "List the recorded runs, newest first.",
             discussion: """
-                A run whose process ended without finishing (killed) shows as abandoned.
+                A run whose process ended without finishing (killed) shows as abandoned; a failed
+                run's error is on the line below it.
 
                 Example:
                   headcount runs --db Reports/headcount.sqlite
@@ -41,7 +42,13 @@ extension Headcount {
                              r.teams.map(NumberFormat.grouped) ?? "", r.legacyContacts.map(NumberFormat.grouped) ?? "",
                              r.globalContacts.map(NumberFormat.grouped) ?? ""])
             }
-            FileHandleOutput.standardOutput(Table.render(rows, rightAligned: [5, 6, 7]))
+            // A failed run's error on a line of its own under it: too long for a column.
+            var lines: [String] = []
+            for (i, line) in Table.lines(rows, rightAligned: [5, 6, 7]).enumerated() {
+                lines.append(line)
+                if i > 0, runs[i - 1].status == "failed", let error = runs[i - 1].error { lines.append("  error: " + error) }
+            }
+            FileHandleOutput.standardOutput(lines.joined(separator: "\n"))
         }
     }
 }
@@ -49,7 +56,12 @@ extension Headcount {
 /// A plain text table with columns padded to their widest cell.
 enum Table {
     static func render(_ rows: [[String]], rightAligned: Set<Int> = []) -> String {
-        guard let first = rows.first else { return "" }
+        lines(rows, rightAligned: rightAligned).joined(separator: "\n")
+    }
+
+    /// The table's lines, one a row, without trailing blanks (empty cells at the end of a row).
+    static func lines(_ rows: [[String]], rightAligned: Set<Int> = []) -> [String] {
+        guard let first = rows.first else { return [] }
         var widths = [Int](repeating: 0, count: first.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
         return rows.map { row in
@@ -57,6 +69,6 @@ enum Table {
                 let pad = String(repeating: " ", count: widths[i] - cell.count)
                 return rightAligned.contains(i) ? pad + cell : (i == row.count - 1 ? cell : cell + pad)
             }.joined(separator: "  ")
-        }.joined(separator: "\n")
+        }.map { String($0.reversed().drop { $0 == " " }.reversed()) }
     }
 }

@@ -37,6 +37,15 @@ import Testing
         let table = try h.run(["runs"])
         #expect(table.stdout.hasPrefix("ID "))
         #expect(table.stdout.contains("complete") && table.stdout.contains("failed"))
+        // The failed run's error on the line under it; no line ends in blanks.
+        let lines = table.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(lines)")
+        #expect(lines[1].hasPrefix(runs[0]["id"] as? String ?? "?") && lines[1].contains("  failed  ")
+                && lines[1].hasSuffix("  truncated.csv.gz legacy.csv.gz"), "\(lines)")
+        #expect(lines[2].hasPrefix("  error: truncated.csv.gz: byte ") && lines[2].contains("truncated gzip stream"))
+        #expect(lines[3].hasPrefix(runs[1]["id"] as? String ?? "?")
+                && lines[3].split(separator: " ").suffix(4) == ["legacy.csv.gz", "3", "8", "7"], "\(lines)")
+        #expect(lines.allSatisfy { !$0.hasSuffix(" ") })
     }
 
     @Test func noHistoryAndExplicitDatabase() throws {
