@@ -15,9 +15,12 @@ extension Headcount {
                 """
         )
 
-        @Option(help: "Number of teams.") var teams: Int = 200
-        @Option(help: "Number of membership records (rows of a legacy dump).") var rows: Int = 50_000
-        @Option(help: "Random seed.") var seed: UInt64 = 1
+        // Unconditional, as `report`'s numbers: `--teams -1` says it must be at least 1, where the
+        // parser read -1 as a flag and answered "Missing value".
+        @Option(parsing: .unconditional, help: "Number of teams.") var teams: Int = 200
+        @Option(parsing: .unconditional, help: "Number of membership records (rows of a legacy dump).")
+        var rows: Int = 50_000
+        @Option(parsing: .unconditional, help: "Random seed (0 or more).") var seed: UInt64 = 1
         @Option(help: "legacy: one row per audience membership; global: contacts + memberships.")
         var layout: String = "legacy"
         @Option(help: ArgumentHelp("Folder to write contacts.csv.gz (and memberships.csv.gz) into.", valueName: "dir"))

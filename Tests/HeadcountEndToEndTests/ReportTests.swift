@@ -393,6 +393,15 @@ import Testing
         #expect(try h.report(["legacy.csv.gz"], ["--unsubscribed-policy", "some"]).status == 2)
         #expect(try h.report(["legacy.csv.gz"], ["--bogus"]).status == 2)
         #expect(try h.run(["report"]).status == 2)
+        // `generate`'s numbers too: each refused with exit 2, nothing written.
+        for (args, message) in [(["--teams", "-1"], "--teams must be at least 1"),
+                                (["--teams", "5", "--rows", "-50"], "--rows must be at least --teams"),
+                                (["--seed", "-3"], "The value '-3' is invalid for '--seed <seed>'")] {
+            let r = try h.run(["generate"] + args + ["--out", "g"])
+            #expect(r.status == 2)
+            #expect(r.stderr == "headcount: \(message) (see headcount --help)\n", "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: h.dir + "/g"))
+        }
         // Negative numbers are read as values, and every usage error points to --help.
         for (flag, value, rule) in [("--max-rejects", "-1", "must be 0 or more"), ("--threads", "0", "must be 1 or more"),
                                     ("--threads", "-2", "must be 1 or more")] {
