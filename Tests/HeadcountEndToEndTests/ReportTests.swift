@@ -393,6 +393,20 @@ import Testing
         #expect(try h.report(["legacy.csv.gz"], ["--unsubscribed-policy", "some"]).status == 2)
         #expect(try h.report(["legacy.csv.gz"], ["--bogus"]).status == 2)
         #expect(try h.run(["report"]).status == 2)
+        // A file named twice for one role, by one path or by two (a link), is refused before any
+        // work: its rows would be counted twice in contact_rows.
+        try FileManager.default.createSymbolicLink(atPath: h.dir + "/link.csv.gz", withDestinationPath: "legacy.csv.gz")
+        for (files, message) in [(["legacy.csv.gz", "legacy.csv.gz"], "legacy.csv.gz: given twice for --contacts"),
+                                 (["link.csv.gz", "tabs.tsv", "legacy.csv.gz"],
+                                  "legacy.csv.gz: given twice for --contacts (as link.csv.gz)")] {
+            let r = try h.run(["report", "--contacts"] + files + ["--out", "twice", "--no-history"])
+            #expect(r.status == 2)
+            #expect(r.stderr == "headcount: \(message): each file is read once\n", "\(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: h.dir + "/twice"))
+        }
+        #expect(try h.run(["report", "--contacts", "legacy.csv.gz", "--memberships", "global-memberships.csv.gz",
+                           "global-memberships.csv.gz", "--out", "twice", "--no-history"]).stderr
+                == "headcount: global-memberships.csv.gz: given twice for --memberships: each file is read once\n")
         // `generate`'s numbers too: each refused with exit 2, nothing written.
         for (args, message) in [(["--teams", "-1"], "--teams must be at least 1"),
                                 (["--teams", "5", "--rows", "-50"], "--rows must be at least --teams"),

@@ -87,6 +87,24 @@ public struct ReportConfiguration: Sendable {
         self.contacts = contacts
     }
 
+    /// A file named twice for one role (by the same path, or by two paths to one file, as a
+    /// glob and a name can) would have its rows counted twice in `contact_rows` and `rows_read`:
+    /// refused before any work. Paths that cannot be looked at are left to the opening of the
+    /// inputs, which names them.
+    static func refuseFilesGivenTwice(_ paths: [String], flag: String) throws {
+        var seen: [String: String] = [:]
+        for path in paths where path != "-" {
+            var info = stat()
+            guard stat(path, &info) == 0 else { continue }
+            let identity = "\(info.st_dev):\(info.st_ino)"
+            if let first = seen[identity] {
+                let also = first == path ? "" : " (as \(first))"
+                throw HeadcountError(.usage, "given twice for \(flag)\(also): each file is read once", file: path)
+            }
+            seen[identity] = path
+        }
+    }
+
     /// Checks what can be checked without reading the inputs.
     /// - Throws: `.usage` with the flag at fault.
     public func validate() throws {
@@ -102,6 +120,8 @@ public struct ReportConfiguration: Sendable {
         if (contacts + memberships).filter({ $0 == "-" }).count > 1 {
             throw HeadcountError(.usage, "standard input (-) can be read only once")
         }
+        try Self.refuseFilesGivenTwice(contacts, flag: "--contacts")
+        try Self.refuseFilesGivenTwice(memberships, flag: "--memberships")
         if memoryLimit < 1 << 20 {
             throw HeadcountError(.usage, "--memory-limit must be at least 1MiB")
         }
