@@ -21,10 +21,7 @@ public enum HistoryReports {
                             directory: String?) throws -> Shown {
         let run = try store.resolve(reference)
         guard run.status == "complete" else {
-            if run.status == "failed", let error = run.error {
-                throw HeadcountError(.usage, "run \(run.id) failed (\(error)): it has no results to show")
-            }
-            throw HeadcountError(.usage, "run \(run.id) is \(run.displayStatus): it has no results to show")
+            throw HeadcountError(.usage, "run \(run.id) \(run.ending): it has no results to show")
         }
         let out = try OutputFolder(path: directory ?? "Reports/\(run.id)")
         var files: [String] = []

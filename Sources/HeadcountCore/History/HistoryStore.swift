@@ -18,6 +18,13 @@ public struct RunRecord: Sendable, Equatable {
     public var legacyContacts: Int?
     public var globalContacts: Int?
 
+    /// How a run that is not complete stands, for messages: "failed (ERROR)", "is running",
+    /// "is abandoned".
+    public var ending: String {
+        if status == "failed" { return error.map { "failed (\($0))" } ?? "failed" }
+        return "is \(displayStatus)"
+    }
+
     /// `running` becomes `abandoned` when the process that ran it (on this host) is gone.
     public var displayStatus: String {
         guard status == "running", let pid, host == HistoryStore.hostName else { return status }
@@ -375,19 +382,18 @@ public final class HistoryStore {
         if let row = try db.rows("SELECT \(Self.runColumns) FROM runs r WHERE r.id = ?", [.text(reference)]).first {
             return Self.record(row)
         }
+        // The newest complete run with the label; when it has none, its newest run, to say how
+        // that one ended.
         let byLabel = try db.rows("""
-            SELECT \(Self.runColumns) FROM runs r WHERE r.label = ? AND r.status = 'complete'
-            ORDER BY r.started_at DESC, r.rowid DESC LIMIT 1
-            """, [.text(reference)])
-        if let row = byLabel.first { return Self.record(row) }
-        // A label whose runs all failed (or are still running): say so, and why the latest failed.
-        let latest = try db.rows("""
-            SELECT \(Self.runColumns) FROM runs r WHERE r.label = ? ORDER BY r.started_at DESC, r.rowid DESC LIMIT 1
+            SELECT \(Self.runColumns) FROM runs r WHERE r.label = ?
+            ORDER BY r.status = 'complete' DESC, r.started_at DESC, r.rowid DESC LIMIT 1
             """, [.text(reference)]).first.map(Self.record)
-        if let latest {
-            let why = latest.status == "failed" ? latest.error.map { "failed (\($0))" } ?? "failed" : "is \(latest.displayStatus)"
-            throw HeadcountError(.usage, "no complete run labelled '\(reference)': the latest, \(latest.id), \(why) "
-                                 + "(see headcount runs)")
+        if let run = byLabel {
+            guard run.status == "complete" else {
+                throw HeadcountError(.usage, "no complete run labelled '\(reference)': the latest, \(run.id), "
+                                     + "\(run.ending) (see headcount runs)")
+            }
+            return run
         }
         throw HeadcountError(.usage, "no recorded run with id or label '\(reference)' (see headcount runs)")
     }
