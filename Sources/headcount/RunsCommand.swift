@@ -55,10 +55,6 @@ extension Headcount {
 
 /// A plain text table with columns padded to their widest cell.
 enum Table {
-    static func render(_ rows: [[String]], rightAligned: Set<Int> = []) -> String {
-        lines(rows, rightAligned: rightAligned).joined(separator: "\n")
-    }
-
     /// The table's lines, one a row, without trailing blanks (empty cells at the end of a row).
     static func lines(_ rows: [[String]], rightAligned: Set<Int> = []) -> [String] {
         guard let first = rows.first else { return [] }
@@ -69,6 +65,10 @@ enum Table {
                 let pad = String(repeating: " ", count: widths[i] - cell.count)
                 return rightAligned.contains(i) ? pad + cell : (i == row.count - 1 ? cell : cell + pad)
             }.joined(separator: "  ")
-        }.map { String($0.reversed().drop { $0 == " " }.reversed()) }
+        }.map { line in
+            var line = line
+            while line.last == " " { line.removeLast() }
+            return line
+        }
     }
 }
