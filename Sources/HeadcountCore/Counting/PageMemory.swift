@@ -100,7 +100,7 @@ public enum PageMemory {
     /// elsewhere, a new mapping and a copy. Takes the process's memory map for writing.
     static func extend<T>(_ pointer: UnsafeMutablePointer<T>, from count: Int,
                           to newCount: Int) -> UnsafeMutablePointer<T> {
-        precondition(count > 0 && newCount > count, "growing an array that has none, or to fewer elements")
+        invariant(count > 0 && newCount > count, "growing an array that has none, or to fewer elements")
         let oldBytes = length(count, MemoryLayout<T>.stride), bytes = length(newCount, MemoryLayout<T>.stride)
         #if os(Linux)
         guard bytes < refuseFrom, let moved = headcount_remap(pointer, oldBytes, bytes), moved != MAP_FAILED else {

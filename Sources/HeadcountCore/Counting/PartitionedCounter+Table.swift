@@ -125,7 +125,7 @@ extension PartitionedCounter {
             }
             pool.append((audience, s.pointee.more))
             // A partition's pool would hold 8 GiB before its node numbers ran out.
-            precondition(pool.count <= Slot.moreMask, "more audience memberships in one partition than a slot can number")
+            invariant(pool.count <= Slot.moreMask, "more audience memberships in one partition than a slot can number")
             s.pointee.tail = s.pointee.tail & ~Slot.moreMask | UInt32(pool.count)
         }
 
@@ -143,7 +143,7 @@ extension PartitionedCounter {
         /// in the first `capacity` slots until `rehash`. On the thread that maps: extending takes
         /// the process's memory map for writing.
         func extend(to newCapacity: Int) {
-            precondition(extendedCapacity == 0 && newCapacity > capacity)
+            invariant(extendedCapacity == 0 && newCapacity > capacity, "extending a table twice, or to fewer slots")
             slots = PageMemory.extend(slots, from: capacity, to: newCapacity)
             extendedCapacity = newCapacity
         }
@@ -157,7 +157,7 @@ extension PartitionedCounter {
         /// at a third of the file faulted in 298 MB while it gave back 94 MB.
         func rehash() {
             let newCapacity = extendedCapacity
-            precondition(newCapacity > capacity, "rehash without extend")
+            invariant(newCapacity > capacity, "rehash without extend")
             PageMemory.populateAdded(slots, from: capacity, to: newCapacity)
             // From malloc, whose freed blocks serve the next table's growth; refused like a table
             // when the system will not give it (an address-space limit), never a trap.
@@ -271,7 +271,7 @@ extension PartitionedCounter {
         /// a spilled counter's before the merges, any other's once its partition is tallied);
         /// a one-record buffer stands in for it.
         func releaseStaging() {
-            precondition(stagedCount == 0)
+            invariant(stagedCount == 0, "releasing a staging buffer that holds records")
             UnsafeMutableRawPointer(staged).deallocate()
             staged = Self.allocateStaging(1)
             cursor.pointee = staged

@@ -163,7 +163,7 @@ public struct DumpGenerator {
 
     /// Rows per team: rank^-1.1 times lognormal noise, at least one row each, summing to `rows`.
     static func teamSizes(teams: Int, rows: Int, rng: inout SeededRandom) -> [Int] {
-        precondition(teams >= 1 && rows >= teams)
+        invariant(teams >= 1 && rows >= teams, "fewer rows than teams")
         var weights = (0..<teams).map { i -> Double in
             let noise = i < 10 ? 1 : exp(sqrt(-2 * log(max(rng.unit(), 1e-12))) * cos(2 * .pi * rng.unit()))
             return pow(Double(i + 1), -1.1) * noise

@@ -8,7 +8,7 @@ public final class GzipEncoder {
     /// - Parameter level: 1 (fast) ... 9 (small); `generate` uses 1 for speed.
     public init(level: Int32 = 6) {
         let rc = headcount_deflateInit2(&stream, level, 15 + 16)
-        precondition(rc == Z_OK, "deflateInit2 failed: \(rc)")
+        invariant(rc == Z_OK, "deflateInit2 failed: \(rc)")
     }
 
     deinit { deflateEnd(&stream) }

@@ -35,7 +35,7 @@ public final class ZlibInflater: Inflater {
 
     public init() {
         let rc = headcount_inflateInit2(&stream, 15 + 16)
-        precondition(rc == Z_OK, "inflateInit2 failed: \(rc)")
+        invariant(rc == Z_OK, "inflateInit2 failed: \(rc)")
     }
 
     deinit { inflateEnd(&stream) }

@@ -159,7 +159,7 @@ public final class PrefetchingReader: ChunkSource {
     /// stays valid until the next call to `lend` or `read`, which gives its chunk back to the
     /// producer. nil at the end of the stream, and then the region lent last stays valid.
     public func lend(carrying carry: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
-        precondition(carry.count <= headroom, "carry beyond the headroom")
+        invariant(carry.count <= headroom, "carry beyond the headroom")
         let previous = current
         if previous == nil || currentOffset == previous!.count {
             guard let chunk = try takeFull() else { return nil }

@@ -27,7 +27,7 @@ final class BlockingQueue<Item> {
     ///   - isUrgent: items that wake the consumer at once.
     ///   - patience: how long a waiting consumer lets fewer than `wakeAfter` items wait, at most.
     init(wakeAfter: Int = 1, patience: TimeInterval = 0.002, isUrgent: @escaping (Item) -> Bool = { _ in false }) {
-        precondition(wakeAfter >= 1)
+        invariant(wakeAfter >= 1, "a queue whose consumer waits for no item")
         self.wakeAfter = wakeAfter
         self.patience = patience
         self.isUrgent = isUrgent

@@ -67,7 +67,7 @@ public struct IDBytes: RandomAccessCollection, Sendable, Equatable {
     public var endIndex: Int { length }
 
     public subscript(i: Int) -> UInt8 {
-        precondition(i >= 0 && i < length, "index out of range")
+        invariant(i >= 0 && i < length, "index out of range")
         if let long { return long[i] }
         // Byte i of the memory the words were copied to, whatever the byte order.
         return UInt8(truncatingIfNeeded: UInt64(littleEndian: i < 8 ? head : tail) >> UInt64(8 * (i & 7)))
