@@ -38,7 +38,9 @@ let package = Package(
             // alternating runs, reports identical). Most of the difference is the dynamic
             // exclusivity checks on the hot loops' class properties; with only those off
             // (-enforce-exclusivity=unchecked) bounds and overflow checks cost 4-5%. Debug
-            // builds, which `swift test` runs, keep every check. README, Performance.
+            // builds, which `swift test` runs, keep every check. `precondition` is compiled
+            // out too: the library's invariants use `invariant` (a fatalError), which stays.
+            // README, Performance.
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(
