@@ -170,7 +170,7 @@ extension PartitionedCounter {
                 contacts[n] = slots[j]
                 n += 1
             }
-            assert(n == count)
+            invariant(n == count, "a table holding other than its count of contacts")
             UnsafeMutableRawPointer(slots).initializeMemory(as: UInt8.self, repeating: 0,
                                                              count: capacity * MemoryLayout<Slot>.stride)
             capacity = newCapacity

@@ -48,7 +48,7 @@ extension CSVWriter {
         withUnsafeTemporaryAllocation(byteCount: bound + 1, alignment: 1) { line in
             var row = RowBuilder(line.baseAddress!)
             body(&row)
-            assert(row.count < bound + 1, "a row longer than its bound")
+            invariant(row.count < bound + 1, "a report row longer than its bound")
             row.put(0x0A)
             bytes.append(contentsOf: UnsafeRawBufferPointer(start: line.baseAddress, count: row.count))
         }
