@@ -40,6 +40,35 @@ import Testing
         for bad in ["", "abc", "1.", ".5", "1.2.3", "1e3", "1.1234567"] { #expect(Money(parsing: bad) == nil, "\(bad)") }
     }
 
+    /// A price has up to 12 digits before the point; ten such prices overflow 64 bits of
+    /// millionths, and the release build would have wrapped to a negative revenue.
+    @Test func revenueTotalsOfTheLargestPricesAreExact() {
+        let price = Money(parsing: "999999999999.999999")!
+        #expect(price.text == "999999999999.999999")
+        #expect(Money(parsing: "1000000000000") == nil, "13 digits before the point")
+        let twelve = (0..<12).reduce(Money.zero) { total, _ in total + price }
+        #expect(twelve.text == "11999999999999.999988")
+        #expect((Money.zero - twelve).text == "-11999999999999.999988")
+
+        let tiers = [Tier(name: "huge", contactLimit: 10, monthlyPrice: Money(parsing: "999999999999.99")!)]
+        let teams = (0..<12).map {
+            TeamRow(teamID: Array("t\($0)".utf8), contactRows: 1, audiences: 0, legacyContacts: 1, globalContacts: 1,
+                    unsubscribedContacts: 0, contactsWithoutAudience: 1, rejectedRows: 0)
+        }
+        let summary = BillingReport(quotas: nil, tiers: tiers).summary(teams, quotasPath: nil, tiersPath: "tiers.csv")
+        guard case .object(let members) = summary, case .object(let billing)? = members.first(where: { $0.0 == "tiers" })?.1
+        else {
+            Issue.record("no tiers object in \(summary)")
+            return
+        }
+        let revenue = billing.compactMap { key, value -> String? in
+            guard key.hasPrefix("monthly_revenue"), case .number(let amount) = value else { return nil }
+            return "\(key) \(amount)"
+        }
+        #expect(revenue == ["monthly_revenue_legacy 11999999999999.88", "monthly_revenue_global 11999999999999.88",
+                            "monthly_revenue_change 0.00"])
+    }
+
     @Test func cheapestCoveringTierAndTheTopTierFlag() {
         let tiers = [Tier(name: "free", contactLimit: 500, monthlyPrice: Money(parsing: "0")!),
                      Tier(name: "pro", contactLimit: 5000, monthlyPrice: Money(parsing: "20")!)]

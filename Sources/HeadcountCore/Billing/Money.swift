@@ -1,13 +1,17 @@
 /// A decimal amount in millionths: prices are never binary floating point,
 /// so a billing file has no 0.1 + 0.2 errors.
+///
+/// 128 bits, so that a sum cannot wrap: a price has at most 12 digits before the point (under
+/// 10^18 millionths, which a 64-bit sum of ten such prices would already exceed), and a report
+/// totals one per team, for at most 2^32 teams.
 public struct Money: Sendable, Equatable, Comparable {
     /// The amount × 1,000,000.
-    public var micros: Int
+    public var micros: Int128
 
-    public static let scale = 1_000_000
+    public static let scale: Int128 = 1_000_000
     public static let zero = Money(micros: 0)
 
-    public init(micros: Int) { self.micros = micros }
+    public init(micros: Int128) { self.micros = micros }
 
     /// Parses "49", "49.9", "1234.56", "-3.5" (up to six decimals).
     public init?(parsing text: some StringProtocol) {
@@ -17,11 +21,11 @@ public struct Money: Sendable, Equatable, Comparable {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count <= 2, let whole = parts.first, !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit),
               whole.count <= 12 else { return nil }
-        var micros = Int(whole)! * Self.scale
+        var micros = Int128(whole)! * Self.scale
         if parts.count == 2 {
             let frac = parts[1]
             guard !frac.isEmpty, frac.count <= 6, frac.allSatisfy(\.isASCIIDigit) else { return nil }
-            micros += Int(frac + String(repeating: "0", count: 6 - frac.count))!
+            micros += Int128(frac + String(repeating: "0", count: 6 - frac.count))!
         }
         self.micros = negative ? -micros : micros
     }
@@ -34,10 +38,10 @@ public struct Money: Sendable, Equatable, Comparable {
     public var text: String {
         let sign = micros < 0 ? "-" : ""
         let v = micros.magnitude
-        var frac = String(v % UInt(Self.scale))
+        var frac = String(v % UInt128(Self.scale))
         frac = String(repeating: "0", count: 6 - frac.count) + frac
         while frac.count > 2 && frac.hasSuffix("0") { frac.removeLast() }
-        return "\(sign)\(v / UInt(Self.scale)).\(frac)"
+        return "\(sign)\(v / UInt128(Self.scale)).\(frac)"
     }
 }
 
