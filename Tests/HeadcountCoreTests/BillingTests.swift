@@ -94,7 +94,11 @@ import Testing
         let dup = dir.write("q.csv", Array("team_id,plan,contact_limit\nt1,a,5\nt1,b,6\n".utf8))
         #expect(error { _ = try BillingInputs.quotas(path: dup) } == "\(dup): line 3: team 't1' appears again (first on line 2)")
         let negative = dir.write("n.csv", Array("team_id,plan,contact_limit\nt1,a,-5\n".utf8))
-        #expect(error { _ = try BillingInputs.quotas(path: negative) }.hasSuffix("line 2: contact_limit must be a whole number ≥ 0"))
+        #expect(error { _ = try BillingInputs.quotas(path: negative) }
+            .hasSuffix("line 2: contact_limit must be a whole number ≥ 0 of at most 18 digits"))
+        let huge = dir.write("h.csv", Array("team_id,plan,contact_limit\nt1,a,999999999999999999\nt2,a,9223372036854775807\n".utf8))
+        #expect(error { _ = try BillingInputs.quotas(path: huge) }
+            .hasSuffix("line 3: contact_limit must be a whole number ≥ 0 of at most 18 digits"))
         let text = dir.write("t.csv", Array("team_id,plan,contact_limit\nt1,a,lots\n".utf8))
         #expect(error { _ = try BillingInputs.quotas(path: text) }.contains("line 2"))
         let order = dir.write("o.csv", Array("tier,contact_limit,monthly_price\na,10,1\nb,10,2\n".utf8))
