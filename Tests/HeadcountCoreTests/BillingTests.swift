@@ -16,6 +16,13 @@ import Testing
         #expect(instant("2026-01-01", end: true) == "2026-01-01T23:59:59.999999Z")
     }
 
+    /// Digits past the microsecond are cut, not rounded, so an instant never moves into the
+    /// next second or day (README, Choices).
+    @Test func fractionsFinerThanAMicrosecondAreCut() {
+        #expect(instant("2025-12-31T23:59:59.9999999Z") == "2025-12-31T23:59:59.999999Z")
+        #expect(instant("2023-10-06 23:47:56.12345678901234567890+00") == "2023-10-06T23:47:56.123456Z")
+    }
+
     @Test func timeZonesAreHonoured() {
         #expect(instant("2023-10-07T01:47:56+02:00") == "2023-10-06T23:47:56Z")
         #expect(instant("2023-10-06 20:47:56-0300") == "2023-10-06T23:47:56Z")
