@@ -180,6 +180,20 @@ import Testing
         #expect(hist.contains(">audiences per email<") && hist.contains(">emails<") && hist.contains("23,000"))
     }
 
+    /// The page scales a chart to its width: a histogram of one bin drawn one bin wide was
+    /// scaled up five-fold. Up to ten bins, every histogram is as wide as ten.
+    @Test func aHistogramOfFewBinsKeepsTheScaleOfTen() {
+        func width(bins: Int) -> String? {
+            let svg = SVGChart.histogram(title: "h", bins: (0..<bins).map { (String($0), 10 * $0 + 1) },
+                                         xLabel: "x", yLabel: "y")
+            return svg.firstRange(of: "viewBox=\"0 0 ").map { String(svg[$0.upperBound...].prefix { $0 != " " }) }
+        }
+        #expect(width(bins: 1) == "640")
+        #expect(width(bins: 3) == "640")
+        #expect(width(bins: 10) == "640")
+        #expect(width(bins: 12) == "752")
+    }
+
     @Test func comparisonPageEscapesAndSummarises() {
         let run = RunRecord(id: "b", label: "<jan>", startedAt: "s", finishedAt: nil, status: "complete", error: nil,
                             toolVersion: "", asOf: nil, pid: nil, host: nil, inputs: [], teams: nil,

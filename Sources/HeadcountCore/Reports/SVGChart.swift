@@ -144,11 +144,18 @@ public enum SVGChart {
         return svg + "</svg>"
     }
 
+    /// Room for this many bins at least. The page scales a chart to its width (CSS
+    /// `svg.chart`), so a chart of one bin (a dump without audiences: every email in none) drawn
+    /// only as wide as that bin was scaled up five-fold, its numbers 60 px high; with the room of
+    /// ten, as M's `none` to 9 take, every histogram has the same scale and fewer bins leave the
+    /// right empty.
+    static let histogramMinimumBins = 10
+
     /// Vertical bars: one per bin, each with its count above it.
     public static func histogram(title: String, bins: [(label: String, value: Int)], xLabel: String,
                                  yLabel: String) -> String {
         let left = 60, plotHeight = 200, top = 20, barWidth = 44, gap = 12
-        let width = left + max(1, bins.count) * (barWidth + gap) + 20
+        let width = left + max(histogramMinimumBins, bins.count) * (barWidth + gap) + 20
         let maximum = bins.map(\.value).max() ?? 0
         let step = step(for: maximum, ticks: 4)
         let axisMax = max(step, (maximum + step - 1) / step * step)
