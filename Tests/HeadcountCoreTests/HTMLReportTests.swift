@@ -207,6 +207,10 @@ import Testing
         #expect(html.contains("&lt;jan&gt;") && !html.contains("<jan>"))
         #expect(html.contains("&lt;t&gt;") && !html.contains("<t>"))
         #expect(html.contains("Teams added (1)"))
+        #expect(html.contains("Show the teams only in the later run"))
+        #expect(html.contains("None: every team of the earlier run is in the later one."),
+                "no team removed: a sentence, not an empty table to open")
+        #expect(!html.contains("Show the teams only in the earlier run"))
         #expect(html.contains("-29 (-29.00%)"), "global after against legacy before")
     }
 

@@ -301,6 +301,7 @@ public enum HTMLReport {
             "added": c.rows.filter { $0.presence == "added" }.prefix(maxTableRows).map(row),
             "removed": c.rows.filter { $0.presence == "removed" }.prefix(maxTableRows).map(row),
             "addedCount": NumberFormat.grouped(t.added), "removedCount": NumberFormat.grouped(t.removed),
+            "hasAdded": t.added > 0, "hasRemoved": t.removed > 0,
             "teams": c.rows.prefix(maxTableRows).map(row), "truncated": c.rows.count > maxTableRows,
         ]
         let migrationPct = RunComparison.pct(t.afterGlobal - t.beforeLegacy, t.beforeLegacy)

@@ -193,19 +193,25 @@ enum HTMLTemplates {
         {{{chart}}}
         {{/hasChanges}}
         <h2>Teams added ({{addedCount}})</h2>
+        {{^hasAdded}}<p>None: every team of the later run was in the earlier one.</p>{{/hasAdded}}
+        {{#hasAdded}}
         <details><summary>Show the teams only in the later run</summary>
         <table><thead><tr><th>team</th><th class="n">legacy after</th><th class="n">global after</th></tr></thead><tbody>
         {{#added}}<tr><td>{{team}}</td><td class="n">{{afterLegacy.text}}</td><td class="n">{{afterGlobal.text}}</td></tr>
         {{/added}}
         </tbody></table>
         </details>
+        {{/hasAdded}}
         <h2>Teams removed ({{removedCount}})</h2>
+        {{^hasRemoved}}<p>None: every team of the earlier run is in the later one.</p>{{/hasRemoved}}
+        {{#hasRemoved}}
         <details><summary>Show the teams only in the earlier run</summary>
         <table><thead><tr><th>team</th><th class="n">legacy before</th><th class="n">global before</th></tr></thead><tbody>
         {{#removed}}<tr><td>{{team}}</td><td class="n">{{beforeLegacy.text}}</td><td class="n">{{beforeGlobal.text}}</td></tr>
         {{/removed}}
         </tbody></table>
         </details>
+        {{/hasRemoved}}
         <h2>All teams</h2>
         {{#truncated}}<p class="note">The first rows only; every team is in compare.csv.</p>{{/truncated}}
         <table class="sortable">
