@@ -73,6 +73,19 @@ import Testing
         #expect(html.contains("@page { size: A4"))
     }
 
+    /// A report that counted no email (an empty dump, or every row rejected) says so instead of
+    /// drawing an empty histogram.
+    @Test func noEmailCountedIsASentenceNotAnEmptyChart() {
+        var empty = data([])
+        empty.audiencesPerEmail = [0]
+        let html = HTMLReport.render(empty)
+        #expect(html.contains("None: no email was counted."))
+        #expect(!html.contains("Emails by number of audiences"))
+        let counted = HTMLReport.render(data([team("t1", 4, 4)]))
+        #expect(!counted.contains("None: no email was counted."))
+        #expect(counted.contains("Emails by number of audiences"))
+    }
+
     @Test func largeReportsListTheLargestTeamsOnly() {
         let teams = (0..<3000).map { team(String(format: "t%05d", $0), $0 + 1, 1) }
         let html = HTMLReport.render(data(teams))

@@ -114,6 +114,7 @@ public enum HTMLReport {
             "teamCount": NumberFormat.grouped(data.teams.count), "audienceCount": NumberFormat.grouped(totals.audiences),
             "rejected": NumberFormat.grouped(data.rowsRejected), "rowsRead": NumberFormat.grouped(data.rowsRead),
             "chart": chart, "histogram": histogram, "hasTeams": !data.teams.isEmpty,
+            "hasEmails": data.audiencesPerEmail.contains { $0 > 0 },
             "savings": savings.map(teamRow), "hasSavings": !savings.isEmpty,
             "teamRows": allTeamsRows(shown),
             "truncated": data.teams.count > shown.count,

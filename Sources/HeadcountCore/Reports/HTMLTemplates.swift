@@ -96,8 +96,11 @@ enum HTMLTemplates {
         {{/hasTeams}}
 
         <h2>Audiences per email</h2>
+        {{#hasEmails}}
         <p class="note">How many global contacts are in no audience, one, two, … : each extra audience was an extra legacy contact.</p>
         {{{histogram}}}
+        {{/hasEmails}}
+        {{^hasEmails}}<p>None: no email was counted.</p>{{/hasEmails}}
 
         {{#hasSavings}}
         <h2>Largest savings</h2>
