@@ -92,6 +92,37 @@ import Testing
         #expect(try h.report(["big/contacts.csv.gz"]).status == 0)
     }
 
+    /// A run killed outright (SIGKILL, as the kernel's out-of-memory killer kills) cannot remove
+    /// its spill files; the next run that spills into the same folder does, and leaves the
+    /// folder empty when it ends.
+    @Test func theSpillFilesOfARunKilledOutrightAreRemovedByTheNextRun() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try FileManager.default.createDirectory(atPath: h.dir + "/tmp", withIntermediateDirectories: true)
+        let (p, stdin, _) = try h.spawn(["report", "--contacts", "-", "--out", "out", "--no-history", "--quiet",
+                                         "--memory-limit", "1MiB", "--temp-dir", "tmp"])
+        var rows = "team_id,email\n"
+        for i in 0..<200_000 { rows += "t\(i % 7),a\(i)@example.com\n" }
+        stdin.fileHandleForWriting.write(Data(rows.utf8))
+        func spillFolders() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: h.dir + "/tmp")) ?? []).filter { $0.hasPrefix("headcount-spill-") }
+        }
+        func spillFiles() -> [String] {
+            spillFolders().flatMap { ((try? FileManager.default.contentsOfDirectory(atPath: h.dir + "/tmp/" + $0)) ?? []) }
+        }
+        #expect(h.waitFor { spillFiles().contains { $0.hasPrefix("partition-") } }, "the run spills")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let left = spillFolders()
+        #expect(left.count == 1, "\(left)")
+        #expect(spillFiles().contains(".owner"))
+        #expect(FileManager.default.createFile(atPath: h.dir + "/rows.csv", contents: Data(rows.utf8)))
+        let next = try h.run(["report", "--contacts", "rows.csv", "--out", "next", "--no-history", "--quiet",
+                              "--memory-limit", "1MiB", "--temp-dir", "tmp"])
+        #expect(next.status == 0, "\(next.stderr)")
+        let after = try FileManager.default.contentsOfDirectory(atPath: h.dir + "/tmp")
+        #expect(after == [], "the killed run's folder is gone too: \(after)")
+    }
+
     /// The system starts no more threads (a limit on processes, or on address space): here
     /// `HEADCOUNT_MAX_THREADS`, which refuses threads past a count. Work shared out among
     /// threads (growing and tallying the tables, rendering, recording the history) runs on the

@@ -329,8 +329,7 @@ public final class PartitionedCounter: ContactCounter {
             }
         }
         if let dir = spillDirectory {
-            rmdir(dir)
-            TemporaryFiles.unregister(dir)
+            TemporaryFiles.removeFolder(dir)
             spillDirectory = nil
         }
     }

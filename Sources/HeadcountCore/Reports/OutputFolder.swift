@@ -17,27 +17,97 @@ public enum TemporaryFiles {
     }
 
     /// Creates a scratch folder of this process's own in `directory` (`prefix-PID-random`),
-    /// registered for removal.
+    /// registered for removal, after removing the folders of this prefix that runs killed
+    /// outright left there (`sweepAbandoned`).
+    ///
+    /// The folder holds a lock file (`ownerFile`) that this process keeps locked (`flock`) until
+    /// `removeFolder`, or until it ends, however it ends: the kernel lets go of a dead process's
+    /// locks. The folder is made under a hidden name and renamed once its lock is held, so that
+    /// a sweep never finds one of a live run unlocked.
     /// - Throws: `.environment` naming `directory` and `what` ("a spill folder").
     public static func makeFolder(_ prefix: String, in directory: String, for what: String) throws -> String {
-        let dir = (directory as NSString).appendingPathComponent("\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw HeadcountError(.environment, "cannot create \(what) in the temporary directory", file: directory)
+        sweepAbandoned(prefix, in: directory)
+        let name = "\(prefix)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let dir = (directory as NSString).appendingPathComponent(name)
+        let hidden = (directory as NSString).appendingPathComponent("." + name)
+        let failed = HeadcountError(.environment, "cannot create \(what) in the temporary directory", file: directory)
+        guard mkdir(hidden, 0o700) == 0 else { throw failed }
+        let owner = open((hidden as NSString).appendingPathComponent(ownerFile), O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+        guard owner >= 0, flock(owner, LOCK_EX) == 0, rename(hidden, dir) == 0 else {
+            if owner >= 0 { close(owner) }
+            unlink((hidden as NSString).appendingPathComponent(ownerFile))
+            rmdir(hidden)
+            throw failed
         }
+        lock.lock(); owners[dir] = owner; lock.unlock()
         register(dir)
+        register((dir as NSString).appendingPathComponent(ownerFile))
         return dir
+    }
+
+    /// The lock file in a scratch folder of `makeFolder`.
+    static let ownerFile = ".owner"
+
+    /// The open, locked lock file of each scratch folder of this process.
+    nonisolated(unsafe) private static var owners: [String: Int32] = [:]
+
+    /// Removes a scratch folder of `makeFolder` whose own files are gone: its lock file, then
+    /// the folder.
+    public static func removeFolder(_ dir: String) {
+        let ownerPath = (dir as NSString).appendingPathComponent(ownerFile)
+        unlink(ownerPath)
+        lock.lock(); let owner = owners.removeValue(forKey: dir); lock.unlock()
+        if let owner { close(owner) }
+        rmdir(dir)
+        unregister(ownerPath)
+        unregister(dir)
+    }
+
+    /// Removes the folders `prefix-…` in `directory` that a run killed outright (SIGKILL, the
+    /// kernel's out-of-memory killer) left behind: those whose lock file is not locked, since
+    /// the process that held it is gone. The temporary files of a run that ends any other way
+    /// are removed by the run itself. A spill of the 50M-row dump is about 1.6 GB.
+    ///
+    /// Only this user's own folders, reached without following a link, whose lock file this
+    /// process can lock; only their plain files, then the folder. A folder without a lock file
+    /// (an older Headcount's), still locked (a live run's, here or on another machine sharing
+    /// the folder), or of another user is left alone.
+    static func sweepAbandoned(_ prefix: String, in directory: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix + "-") {
+            let dir = (directory as NSString).appendingPathComponent(name)
+            let folder = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard folder >= 0 else { continue }
+            defer { close(folder) }
+            var info = stat()
+            guard fstat(folder, &info) == 0, info.st_uid == geteuid() else { continue }
+            let owner = openat(folder, ownerFile, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard owner >= 0 else { continue }
+            defer { close(owner) }
+            guard flock(owner, LOCK_EX | LOCK_NB) == 0 else { continue }
+            guard let listing = fdopendir(dup(folder)) else { continue }
+            var files: [String] = []
+            while let entry = readdir(listing) {
+                let file = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if file != "." && file != ".." && file != ownerFile { files.append(file) }
+            }
+            closedir(listing)
+            for file in files { unlinkat(folder, file, 0) }
+            unlinkat(folder, ownerFile, 0)
+            rmdir(dir)
+        }
     }
 
     /// Removes every registered file; called on failure and from the signal handler.
     public static func removeAll() {
         lock.lock()
-        let all = paths
+        let all = paths, locked = owners.values
         paths.removeAll()
+        owners.removeAll()
         lock.unlock()
         // Files first, then the folders that held them.
         for p in all.sorted(by: { $0.count > $1.count }) where unlink(p) != 0 { rmdir(p) }
+        for owner in locked { close(owner) }
     }
 }
 

@@ -215,8 +215,7 @@ final class JoinSpill {
     /// Removes every file and the folder.
     func removeAll() {
         for part in 0..<Self.parts { removePart(part) }
-        rmdir(directory)
-        TemporaryFiles.unregister(directory)
+        TemporaryFiles.removeFolder(directory)
     }
 
     // MARK: - Rejects
