@@ -66,7 +66,8 @@ public enum TemporaryFiles {
     /// Removes the folders `prefix-…` in `directory` that a run killed outright (SIGKILL, the
     /// kernel's out-of-memory killer) left behind: those whose lock file is not locked, since
     /// the process that held it is gone. The temporary files of a run that ends any other way
-    /// are removed by the run itself. A spill of the 50M-row dump is about 1.6 GB.
+    /// are removed by the run itself. The 50M-row dump spills up to 1.4 GB under `--memory-limit
+    /// 256MiB`.
     ///
     /// Only this user's own folders, reached without following a link, whose lock file this
     /// process can lock; only their plain files, then the folder. A folder without a lock file
