@@ -47,4 +47,46 @@ import Testing
         TemporaryFiles.removeFolder(other)
         #expect(!exists(made) && !exists(other))
     }
+
+    /// A process that has ended, for a pid no process has.
+    func deadPID() throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try p.run()
+        p.waitUntilExit()
+        return p.processIdentifier
+    }
+
+    @Test func onlyTheTemporaryReportFilesOfDeadRunsAreSwept() throws {
+        let dir = TemporaryFolder()
+        let dead = try deadPID()
+        let abandoned = dir.write(".teams.csv.tmp-\(dead)", Array("x".utf8))
+        let dump = dir.write(".contacts.csv.gz.tmp-\(dead)", Array("x".utf8))
+        let notOurs = dir.write(".notes.txt.tmp-\(dead)", Array("x".utf8))
+        let alive = dir.write(".rejects.csv.tmp-1", Array("x".utf8))
+        let mine = dir.write(".summary.json.tmp-\(getpid())", Array("x".utf8))
+        let locked = dir.write(".report.html.tmp-\(dead)", Array("x".utf8))
+        let held = open(locked, O_RDONLY)
+        #expect(held >= 0 && flock(held, LOCK_EX) == 0)
+        defer { close(held) }
+        let report = dir.write("teams.csv", Array("kept".utf8))
+
+        let out = try OutputFolder(path: dir.path)
+        #expect(!exists(abandoned) && !exists(dump), "a dead run's, unlocked")
+        #expect(exists(notOurs), "not a file Headcount writes")
+        #expect(exists(alive), "its process lives")
+        #expect(exists(mine), "this process's")
+        #expect(exists(locked), "its lock is held")
+        #expect(exists(report), "reports are not temporary files")
+
+        // A staged file is locked until it is moved into place.
+        let sink = try out.open("audiences.csv")
+        let probe = open(out.temporaryPath(for: "audiences.csv"), O_RDONLY)
+        defer { close(probe) }
+        #expect(flock(probe, LOCK_EX | LOCK_NB) != 0, "locked while staged")
+        try sink.close()
+        try out.commit()
+        #expect(flock(probe, LOCK_EX | LOCK_NB) == 0, "let go once in place")
+    }
 }
+

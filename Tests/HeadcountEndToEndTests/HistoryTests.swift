@@ -183,6 +183,11 @@ import Testing
         #expect(try h.runs().first?["status"] as? String == "abandoned")
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: h.dir + "/out")) ?? []
         #expect(leftovers.allSatisfy { $0.hasPrefix(".") }, "only temporary files, no report: \(leftovers)")
+        #expect(leftovers.contains { $0.hasPrefix(".rejects.csv.tmp-") }, "\(leftovers)")
+        // The next run into the same folder removes them.
+        #expect(try h.report(["legacy.csv.gz"]).status == 0)
+        let after = try FileManager.default.contentsOfDirectory(atPath: h.dir + "/out").sorted()
+        #expect(after == ["audiences.csv", "rejects.csv", "report.html", "summary.json", "teams.csv"], "\(after)")
     }
 
     @Test(arguments: [(SIGINT, Int32(130), "SIGINT"), (SIGTERM, Int32(143), "SIGTERM")])

@@ -138,8 +138,52 @@ public final class OutputFolder {
             throw HeadcountError(.environment, "the output folder is not writable", file: path)
         }
         // A run that ends where it fails (a signal, memory refused) removes the folder it made.
-        if created { TemporaryFiles.register(path) }
+        if created { TemporaryFiles.register(path) } else { Self.sweepAbandoned(in: path) }
     }
+
+    /// The files Headcount writes into an output folder: the reports of every command and
+    /// `generate`'s dumps.
+    static let fileNames: Set<String> = [
+        "teams.csv", "audiences.csv", "summary.json", "report.html", "rejects.csv",
+        "compare.csv", "compare.json", "compare.html", "peak.csv", "peak.json", "peak.html",
+        "contacts.csv.gz", "memberships.csv.gz",
+    ]
+
+    /// Removes the temporary files (`.NAME.tmp-PID`) that a run killed outright (SIGKILL, the
+    /// kernel's out-of-memory killer) left in `path`; a run that ends any other way removes its
+    /// own. Only files of `fileNames`, of this user, not links, whose process is gone
+    /// (`kill(PID, 0)` finds none) and whose lock is free: a run holds a lock on each of its
+    /// temporary files until they are moved into place (`open`), which also keeps a live run's
+    /// on another machine sharing the folder.
+    static func sweepAbandoned(in path: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
+        for name in names where name.hasPrefix(".") {
+            guard let tmp = name.range(of: ".tmp-", options: .backwards),
+                  fileNames.contains(String(name[name.index(after: name.startIndex)..<tmp.lowerBound])),
+                  let pid = Int32(name[tmp.upperBound...]), pid > 0, pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH
+            else { continue }
+            let file = (path as NSString).appendingPathComponent(name)
+            let fd = Glibc.open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid(),
+                  flock(fd, LOCK_EX | LOCK_NB) == 0
+            else { continue }
+            unlink(file)
+        }
+    }
+
+    /// Each staged file's lock (`sweepAbandoned`), held from its creation until it is moved into
+    /// place or discarded.
+    private var locks: [String: Int32] = [:]
+
+    private func unlock(_ tmp: String) {
+        if let fd = locks.removeValue(forKey: tmp) { close(fd) }
+    }
+
+    deinit { for fd in locks.values { close(fd) } }
 
     /// The temporary path a file named `name` is written to before commit.
     public func temporaryPath(for name: String) -> String {
@@ -151,7 +195,12 @@ public final class OutputFolder {
         let tmp = temporaryPath(for: name)
         TemporaryFiles.register(tmp)
         staged.append((tmp, (path as NSString).appendingPathComponent(name)))
-        return try FileSink(path: tmp, reportedAs: name)
+        let sink = try FileSink(path: tmp, reportedAs: name)
+        let fd = Glibc.open(tmp, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            if flock(fd, LOCK_EX) == 0 { locks[tmp] = fd } else { close(fd) }
+        }
+        return sink
     }
 
     /// Stages `bytes` as `name`.
@@ -187,6 +236,7 @@ public final class OutputFolder {
                 throw HeadcountError(.environment, "cannot move the report into place: \(err)", file: final)
             }
             TemporaryFiles.unregister(tmp)
+            unlock(tmp)
         }
         staged.removeAll()
         TemporaryFiles.unregister(path)
@@ -207,6 +257,7 @@ public final class OutputFolder {
         for (tmp, _) in staged {
             unlink(tmp)
             TemporaryFiles.unregister(tmp)
+            unlock(tmp)
         }
         staged.removeAll()
         if created {
@@ -220,6 +271,7 @@ public final class OutputFolder {
         let tmp = temporaryPath(for: name)
         unlink(tmp)
         TemporaryFiles.unregister(tmp)
+        unlock(tmp)
         staged.removeAll { $0.temporary == tmp }
     }
 
