@@ -418,7 +418,10 @@ import Testing
         }
         // Negative numbers are read as values, and every usage error points to --help.
         for (flag, value, rule) in [("--max-rejects", "-1", "must be 0 or more"), ("--threads", "0", "must be 1 or more"),
-                                    ("--threads", "-2", "must be 1 or more")] {
+                                    ("--threads", "-2", "must be 1 or more"),
+                                    ("--label", "a\tb", "must be text on one line, without control characters such as a tab"),
+                                    ("--label", "jan\nfeb", "must be text on one line, without control characters such as a tab"),
+                                    ("--label", "", "must be text on one line, without control characters such as a tab")] {
             let r = try h.report(["legacy.csv.gz"], [flag, value])
             #expect(r.status == 2)
             #expect(r.stderr == "headcount: \(flag) \(rule) (see headcount --help)\n", "\(r.stderr)")
