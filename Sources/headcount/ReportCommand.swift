@@ -105,8 +105,7 @@ extension Headcount {
             if let maxRejects, maxRejects < 0 { throw ValidationError("--max-rejects must be 0 or more") }
             if let threads, threads < 1 { throw ValidationError("--threads must be 1 or more") }
             // A label names the run on one line of `runs`' table, and in `show` and `compare`.
-            if let label, label.isEmpty
-                || label.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
+            if let label, label.isEmpty || label.unicodeScalars.contains(where: Table.isControl) {
                 throw ValidationError("--label must be text on one line, without control characters such as a tab")
             }
             if UnsubscribedPolicy(rawValue: unsubscribedPolicy) == nil {

@@ -46,7 +46,9 @@ extension Headcount {
             var lines: [String] = []
             for (i, line) in Table.lines(rows, rightAligned: [5, 6, 7]).enumerated() {
                 lines.append(line)
-                if i > 0, runs[i - 1].status == "failed", let error = runs[i - 1].error { lines.append("  error: " + error) }
+                if i > 0, runs[i - 1].status == "failed", let error = runs[i - 1].error {
+                    lines.append("  error: " + Table.oneLine(error))
+                }
             }
             FileHandleOutput.standardOutput(lines.joined(separator: "\n"))
         }
@@ -55,8 +57,26 @@ extension Headcount {
 
 /// A plain text table with columns padded to their widest cell.
 enum Table {
+    /// `cell` with its control characters written as `\u{9}`: a file name may hold a tab or a
+    /// line feed, and a row must stay one line.
+    static func oneLine(_ cell: String) -> String {
+        guard cell.unicodeScalars.contains(where: isControl) else { return cell }
+        var out = ""
+        for scalar in cell.unicodeScalars {
+            if isControl(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) }
+
     /// The table's lines, one a row, without trailing blanks (empty cells at the end of a row).
     static func lines(_ rows: [[String]], rightAligned: Set<Int> = []) -> [String] {
+        let rows = rows.map { $0.map(oneLine) }
         guard let first = rows.first else { return [] }
         var widths = [Int](repeating: 0, count: first.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }

@@ -48,6 +48,19 @@ import Testing
         #expect(lines.allSatisfy { !$0.hasSuffix(" ") })
     }
 
+    /// A file name may hold a tab or a line feed; `runs` keeps each run on one line, and `--json`
+    /// gives the name as it is.
+    @Test func runsPrintsEachRunOnOneLine() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        try FileManager.default.copyItem(atPath: h.dir + "/legacy.csv.gz", toPath: h.dir + "/jan\tfeb\n.csv.gz")
+        #expect(try h.report(["jan\tfeb\n.csv.gz"]).status == 0)
+        let table = try h.run(["runs"]).stdout
+        let lines = table.split(separator: "\n")
+        #expect(lines.count == 2, "\(table)")
+        #expect(lines.last?.contains("jan\\u{9}feb\\u{A}.csv.gz") == true, "\(table)")
+        #expect(try h.runs().first?["inputs"] as? [String] == ["jan\tfeb\n.csv.gz"])
+    }
+
     @Test func noHistoryAndExplicitDatabase() throws {
         let h = Headcount(); defer { h.cleanup() }
         try h.report(["legacy.csv.gz"], ["--no-history"])
