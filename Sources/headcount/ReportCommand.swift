@@ -105,7 +105,7 @@ extension Headcount {
             if let maxRejects, maxRejects < 0 { throw ValidationError("--max-rejects must be 0 or more") }
             if let threads, threads < 1 { throw ValidationError("--threads must be 1 or more") }
             // A label names the run on one line of `runs`' table, and in `show` and `compare`.
-            if let label, label.isEmpty || label.unicodeScalars.contains(where: Table.isControl) {
+            if let label, label.isEmpty || label.unicodeScalars.contains(where: ColumnMap.isControl) {
                 throw ValidationError("--label must be text on one line, without control characters such as a tab")
             }
             if UnsubscribedPolicy(rawValue: unsubscribedPolicy) == nil {

@@ -57,22 +57,11 @@ extension Headcount {
 
 /// A plain text table with columns padded to their widest cell.
 enum Table {
-    /// `cell` with its control characters written as `\u{9}`: a file name may hold a tab or a
-    /// line feed, and a row must stay one line.
+    /// `cell` with its control characters written as `\u{9}` (`ColumnMap.printable`): a file
+    /// name may hold a tab or a line feed, and a row must stay one line.
     static func oneLine(_ cell: String) -> String {
-        guard cell.unicodeScalars.contains(where: isControl) else { return cell }
-        var out = ""
-        for scalar in cell.unicodeScalars {
-            if isControl(scalar) {
-                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        cell.unicodeScalars.contains(where: ColumnMap.isControl) ? ColumnMap.printable(cell, maxLength: .max) : cell
     }
-
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool { scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) }
 
     /// The table's lines, one a row, without trailing blanks (empty cells at the end of a row).
     static func lines(_ rows: [[String]], rightAligned: Set<Int> = []) -> [String] {

@@ -29,8 +29,7 @@ public enum BillingInputs {
                                      + "(first on line \(first))", file: path, line: line)
             }
             guard let limit = wholeNumber(f[2]) else {
-                throw HeadcountError(.usage, "contact_limit must be a whole number ≥ 0 of at most 18 digits",
-                                     file: path, line: line)
+                throw HeadcountError(.usage, limitRule, file: path, line: line)
             }
             firstLine[team] = line
             out[team] = Quota(plan: String(decoding: f[1], as: UTF8.self), contactLimit: limit)
@@ -44,8 +43,7 @@ public enum BillingInputs {
         var out: [Tier] = []
         try readRows(path, columns: ["tier", "contact_limit", "monthly_price"], aliases: [:]) { line, f in
             guard let limit = wholeNumber(f[1]) else {
-                throw HeadcountError(.usage, "contact_limit must be a whole number ≥ 0 of at most 18 digits",
-                                     file: path, line: line)
+                throw HeadcountError(.usage, limitRule, file: path, line: line)
             }
             guard let price = Money(parsing: String(decoding: f[2], as: UTF8.self)), price.micros >= 0 else {
                 throw HeadcountError(.usage, "monthly_price must be a decimal amount ≥ 0 (e.g. 49.00)",
@@ -61,10 +59,14 @@ public enum BillingInputs {
         return out
     }
 
-    /// At most 18 digits, so that a limit and the counts compared with it stay far from `Int.max`.
+    /// Digits of a contact limit at most, so that a limit and the counts compared with it stay far
+    /// from `Int.max`.
+    static let maxLimitDigits = 18
+    static let limitRule = "contact_limit must be a whole number ≥ 0 of at most \(maxLimitDigits) digits"
+
     static func wholeNumber(_ bytes: [UInt8]) -> Int? {
         let s = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-        guard !s.isEmpty, s.count <= 18, s.allSatisfy(\.isASCIIDigit) else { return nil }
+        guard !s.isEmpty, s.count <= maxLimitDigits, s.allSatisfy(\.isASCIIDigit) else { return nil }
         return Int(s)
     }
 

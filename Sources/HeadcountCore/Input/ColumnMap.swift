@@ -67,27 +67,31 @@ public struct ColumnMap: Sendable {
     }
 
     static let maxNamesShown = 40
-    static let maxNameLength = 60
+    public static let maxNameLength = 60
 
-    /// A header name for a message: control characters as `\u{…}` escapes, at most
-    /// `maxNameLength` characters.
-    static func printable(_ name: String) -> String {
+    /// A header name for a message (or any text for one line of a terminal): control characters
+    /// as `\u{…}` escapes, at most `maxLength` characters.
+    public static func printable(_ name: String, maxLength: Int = maxNameLength) -> String {
         var out = ""
         var length = 0
         for scalar in name.unicodeScalars {
-            if length == maxNameLength {
+            if length == maxLength {
                 out += "…"
                 break
             }
-            let v = scalar.value
-            if v < 0x20 || (0x7F...0x9F).contains(v) {
-                out += "\\u{" + String(v, radix: 16, uppercase: true) + "}"
+            if isControl(scalar) {
+                out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
             } else {
                 out.unicodeScalars.append(scalar)
             }
             length += 1
         }
         return out
+    }
+
+    /// C0 controls (tab and line feed among them), DEL and C1 controls.
+    public static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 
     /// Header names match after trimming blanks and lowercasing.

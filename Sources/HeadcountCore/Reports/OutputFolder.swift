@@ -196,6 +196,8 @@ public final class OutputFolder {
         TemporaryFiles.register(tmp)
         staged.append((tmp, (path as NSString).appendingPathComponent(name)))
         let sink = try FileSink(path: tmp, reportedAs: name)
+        // A descriptor of its own: the sink is closed when the file is written, and the lock
+        // must last until `commit` has moved it into place.
         let fd = Glibc.open(tmp, O_RDONLY | O_CLOEXEC)
         if fd >= 0 {
             if flock(fd, LOCK_EX) == 0 { locks[tmp] = fd } else { close(fd) }
