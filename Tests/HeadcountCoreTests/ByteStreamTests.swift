@@ -154,6 +154,47 @@ import Testing
         #expect(got.wait(timeout: .now() + 10) == .success)   // the end
     }
 
+    /// A source of one byte a read, each read let through by the test, that notes which memory
+    /// it was asked to fill.
+    final class RecordingSource: ChunkSource, @unchecked Sendable {
+        let gate = DispatchSemaphore(value: 0)
+        private let lock = NSLock()
+        private var filled: [UnsafeMutableRawPointer] = []
+        let reads: Int
+        init(reads: Int) { self.reads = reads }
+        var addresses: [UnsafeMutableRawPointer] { lock.withLock { filled } }
+        func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            gate.wait()
+            return lock.withLock {
+                if filled.count == reads { return 0 }
+                filled.append(buffer.baseAddress!)
+                buffer[0] = UInt8(ascii: "a")
+                return 1
+            }
+        }
+    }
+
+    /// Chunks are filled again in the order they were given back, oldest first, never the one
+    /// just given back while others wait: the reading thread's core may still hold its lines
+    /// (see `PrefetchingReader`). The test reads each byte as soon as it is there, so several
+    /// chunks are empty at once; reused last-in first-out they would go C, B, C, B, …
+    @Test func prefetchingReaderReusesTheChunkGivenBackLongestAgo() throws {
+        let source = RecordingSource(reads: 9)
+        let reader = try PrefetchingReader(source, chunkSize: 1, depth: 3)
+        var bytes = 0
+        var byte: UInt8 = 0
+        while true {
+            source.gate.signal()
+            let n = try withUnsafeMutableBytes(of: &byte) { try reader.read(into: $0) }
+            if n == 0 { break }
+            bytes += n
+        }
+        let a = source.addresses
+        #expect(bytes == 9 && a.count == 9)
+        #expect(Set(a[0..<3]).count == 3)
+        for k in 3..<a.count { #expect(a[k] == a[k - 3], "read \(k)") }
+    }
+
     @Test func prefetchingReaderPassesErrorsOn() throws {
         let dir = TemporaryFolder()
         let gz = GzipEncoder.gzip(text)

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import HeadcountCore
 
@@ -33,5 +34,42 @@ import Testing
             #expect(c.depthFactor == contactsFactor && ms.depthFactor == membershipsFactor, "\(what)")
             #expect(c.chunksAhead == 16 * contactsFactor && c.batchesAhead == 32 * contactsFactor, "\(what)")
         }
+    }
+
+    /// The scanning thread fills the batch given back longest ago, not the one just given back,
+    /// whose lines the counting thread's core may still hold (see `ContactScanner`): here each
+    /// batch is given back as it is delivered, on the scanning thread itself, so that reused
+    /// last-in first-out the same batch would be filled every time.
+    @Test func theScannerReusesTheBatchGivenBackLongestAgo() throws {
+        let folder = TemporaryFolder()
+        let rows = RowBatch.capacity * 7 + 5
+        let path = folder.write("c.csv", Array(("email\n" + String(repeating: "a@b.c\n", count: rows)).utf8))
+        let input = try OpenedInput(role: .contacts, path: path, ReportConfiguration(contacts: [path]))
+        try input.startReading()
+        final class Box: @unchecked Sendable {
+            var scanner: ContactScanner?
+            let ready = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+            var batches: [ObjectIdentifier] = [], rows = 0
+        }
+        let box = Box()
+        let columns = ContactScanner.Columns(width: 1, email: 0, fixedTeamHash: 0)
+        box.scanner = try ContactScanner(input: input, columns: columns, lane: 0, depth: 3) { item in
+            if box.batches.isEmpty && box.rows == 0 { box.ready.wait() }
+            switch item {
+            case .batch(_, let b):
+                box.batches.append(ObjectIdentifier(b))
+                box.rows += b.count
+                box.scanner!.recycle(b)
+            case .end:
+                box.done.signal()
+            }
+        }
+        box.ready.signal()
+        #expect(box.done.wait(timeout: .now() + 30) == .success)
+        let seen = box.batches
+        box.scanner = nil
+        #expect(box.rows == rows && seen.count == 8)
+        #expect(Set(seen[0..<3]).count == 3)
+        for k in 3..<seen.count { #expect(seen[k] == seen[k - 3], "batch \(k)") }
     }
 }

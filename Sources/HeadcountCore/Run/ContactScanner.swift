@@ -106,7 +106,9 @@ final class ContactScanner {
                 while empty.count < refillAfter && !cancelled { condition.wait() }
                 waitingForEmpty = false
             }
-            return cancelled ? nil : empty.removeLast()
+            // The batch given back longest ago, as `PrefetchingReader` reuses its chunks: the
+            // counting thread's core may still hold the lines of the one it gave back last.
+            return cancelled ? nil : empty.removeFirst()
         }
         var failed: Error?
         while let b = takeEmpty() {
