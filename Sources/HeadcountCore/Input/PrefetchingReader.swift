@@ -104,7 +104,7 @@ public final class PrefetchingReader: ChunkSource {
             // core holds waits until that core's copy is gone. Where the two cores share no
             // cache (this virtual machine's two cores are now and then placed so: a cache line
             // takes 360 ns there and back instead of 55), reusing the last chunk made inflating
-            // M take 1.55-1.82 s of CPU instead of 1.25-1.29; reused oldest first, with 64
+            // M take 1.55-1.82 s of CPU instead of 1.24-1.28; reused oldest first, with 64
             // chunks in flight, 1.27-1.33 s (BENCHMARKS.md, twenty-eighth session).
             let chunk = empty.removeFirst()
             condition.unlock()
