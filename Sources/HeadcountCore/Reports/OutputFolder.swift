@@ -141,13 +141,12 @@ public final class OutputFolder {
         if created { TemporaryFiles.register(path) } else { Self.sweepAbandoned(in: path) }
     }
 
-    /// The files Headcount writes into an output folder: the reports of every command and
-    /// `generate`'s dumps.
-    static let fileNames: Set<String> = [
-        "teams.csv", "audiences.csv", "summary.json", "report.html", "rejects.csv",
+    /// The files Headcount writes into an output folder: a report's (`ReportRenderer`), the
+    /// other commands' reports and `generate`'s dumps.
+    static let fileNames = Set(ReportRenderer.reportFiles + [
         "compare.csv", "compare.json", "compare.html", "peak.csv", "peak.json", "peak.html",
         "contacts.csv.gz", "memberships.csv.gz",
-    ]
+    ])
 
     /// Removes the temporary files (`.NAME.tmp-PID`) that a run killed outright (SIGKILL, the
     /// kernel's out-of-memory killer) left in `path`; a run that ends any other way removes its
