@@ -15,7 +15,8 @@ extension Headcount {
                 """
         )
 
-        @Option(help: ArgumentHelp("Output folder.", valueName: "dir")) var out: String = "Reports/demo"
+        @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output folder.", valueName: "dir"))
+        var out: String = "Reports/demo"
 
         func run() throws {
             let sample = NSTemporaryDirectory() + "headcount-demo-\(getpid())"

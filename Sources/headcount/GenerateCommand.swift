@@ -23,7 +23,8 @@ extension Headcount {
         @Option(parsing: .unconditional, help: "Random seed (0 or more).") var seed: UInt64 = 1
         @Option(help: "legacy: one row per audience membership; global: contacts + memberships.")
         var layout: String = "legacy"
-        @Option(help: ArgumentHelp("Folder to write contacts.csv.gz (and memberships.csv.gz) into.", valueName: "dir"))
+        @Option(name: [.customShort("o"), .long],
+                help: ArgumentHelp("Folder to write contacts.csv.gz (and memberships.csv.gz) into.", valueName: "dir"))
         var out: String
 
         func validate() throws {

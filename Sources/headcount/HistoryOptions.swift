@@ -14,7 +14,7 @@ struct HistoryOptions: ParsableArguments {
 
 /// `--out` and `--format` for the commands that write report files.
 struct OutputOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Output folder.", valueName: "dir"))
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output folder.", valueName: "dir"))
     var out: String?
 
     @Option(help: ArgumentHelp("Files to write: csv, json, html (comma-separated).", valueName: "list"))

@@ -40,7 +40,8 @@ extension Headcount {
                                    valueName: "date"))
         var asOf: String?
 
-        @Option(help: ArgumentHelp("Output folder (default: Reports/<run id>/).", valueName: "dir"))
+        @Option(name: [.customShort("o"), .long],
+                help: ArgumentHelp("Output folder (default: Reports/<run id>/).", valueName: "dir"))
         var out: String?
 
         @Option(help: ArgumentHelp("Report files to write: csv, json, html (comma-separated).", valueName: "list"))
@@ -76,7 +77,7 @@ extension Headcount {
         @Option(help: ArgumentHelp("Header of the audience column.", valueName: "name"))
         var audienceColumn: String?
 
-        @Option(parsing: .unconditional,
+        @Option(name: [.customShort("j"), .long], parsing: .unconditional,
                 help: ArgumentHelp("Input files read at once, each on its own inflating and scanning threads, "
                                    + "and threads for the tally and a join on disk (default: the number of "
                                    + "cores). Never changes the reports.", valueName: "N"))
@@ -95,7 +96,7 @@ extension Headcount {
         @Flag(help: "Do not record this run in the history.")
         var noHistory = false
 
-        @Flag(help: "Print nothing on success.")
+        @Flag(name: [.customShort("q"), .long], help: "Print nothing on success.")
         var quiet = false
 
         func validate() throws {

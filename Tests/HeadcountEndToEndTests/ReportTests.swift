@@ -510,6 +510,31 @@ import Testing
         #expect(version.status == 0 && version.stdout.split(separator: ".").count == 3)
     }
 
+    /// `-o`, `-j` and `-q`, the short forms a user of xsv or ripgrep types by habit, are `--out`,
+    /// `--threads` and `--quiet`, in every command that has them.
+    @Test func shortOptionsDoWhatTheLongOnesDo() throws {
+        let h = Headcount(); defer { h.cleanup() }
+        let long = try h.run(["report", "--contacts", "legacy.csv.gz", "--out", "long", "--threads", "1", "--quiet",
+                              "--label", "jan"])
+        let short = try h.run(["report", "--contacts", "legacy.csv.gz", "-o", "short", "-j", "1", "-q", "--no-history"])
+        #expect(long.status == 0 && short.status == 0)
+        #expect(short.stdout.isEmpty && short.stderr.isEmpty, "\(short.stdout)\(short.stderr)")
+        #expect(short.files(in: "short") == ["audiences.csv", "rejects.csv", "report.html", "summary.json", "teams.csv"])
+        for name in ["teams.csv", "audiences.csv", "rejects.csv"] {
+            #expect(short.file(name, in: "short") != nil && short.file(name, in: "short") == long.file(name, in: "long"),
+                    "\(name)")
+        }
+        // A number after -j is checked as after --threads.
+        let zero = try h.run(["report", "--contacts", "legacy.csv.gz", "-j", "0", "--no-history"])
+        #expect(zero.status == 2 && zero.stderr == "headcount: --threads must be 1 or more (see headcount --help)\n",
+                "\(zero.stderr)")
+        let shown = try h.run(["show", "jan", "-o", "shown", "--format", "csv"])
+        #expect(shown.status == 0 && shown.file("teams.csv", in: "shown") == long.file("teams.csv", in: "long"))
+        let generated = try h.run(["generate", "--teams", "3", "--rows", "40", "-o", "generated"])
+        #expect(generated.status == 0 && generated.files(in: "generated") == ["contacts.csv.gz"],
+                "\(generated.files(in: "generated"))")
+    }
+
     @Test func pipedIntoHeadEndsQuietly() throws {
         let h = Headcount(); defer { h.cleanup() }
         let script = "set -o pipefail; '\(Headcount.binary)' --generate-completion-script bash | head -c 10 >/dev/null"
