@@ -1,19 +1,27 @@
 /// Builds RFC 4180 CSV text as bytes: fields quoted only when they must be.
 public struct CSVWriter {
-    public private(set) var bytes: [UInt8] = []
+    /// The text written so far and, past `used`, zeroed room that `row(within:_:)` writes rows
+    /// into in place.
+    private var storage: [UInt8] = []
+    private var used = 0
+
+    /// The text written so far.
+    public var bytes: [UInt8] { used == storage.count ? storage : Array(storage[..<used]) }
 
     public init() {}
 
     /// A writer with room for `bytes` before it grows (a large report's rows, estimated).
-    public init(reserving bytes: Int) { self.bytes.reserveCapacity(bytes) }
+    public init(reserving bytes: Int) { storage.reserveCapacity(bytes) }
 
     /// Appends one row; `fields` are raw bytes, quoted when they hold a comma, quote, CR or LF.
     public mutating func row<S: Sequence>(_ fields: [S]) where S.Element == UInt8 {
+        storage.removeSubrange(used...)
         for (i, f) in fields.enumerated() {
-            if i > 0 { bytes.append(0x2C) }
-            Self.appendField(f, to: &bytes)
+            if i > 0 { storage.append(0x2C) }
+            Self.appendField(f, to: &storage)
         }
-        bytes.append(0x0A)
+        storage.append(0x0A)
+        used = storage.count
     }
 
     public mutating func row(_ fields: [String]) {
@@ -40,17 +48,22 @@ public struct CSVWriter {
 
 extension CSVWriter {
     /// Appends one row that `body` writes in place, in at most `bound` bytes (`RowBuilder`'s
-    /// bounds), with one append to `bytes` for the row. Appended field by field, two appends a
-    /// field, M's 127,000 rows of `audiences.csv` took 11.1 ms to render and its 20,000 of
-    /// `teams.csv` 8.6 ms; row by row, 5.2 and 3.3 ms (medians of seven runs). The files are
-    /// rendered at the end of a run, after the last row is counted.
+    /// bounds), straight into the writer's room, which grows by doubling. The files are
+    /// rendered at the end of a run, after the last row is counted, and the longest of them
+    /// decides when the run ends: written into a temporary row and appended, M's 127,000 rows
+    /// of `audiences.csv` took 26-39 ms to render, in place 7.6-12 ms (BENCHMARKS.md).
     public mutating func row(within bound: Int, _ body: (inout RowBuilder) -> Void) {
-        withUnsafeTemporaryAllocation(byteCount: bound + 1, alignment: 1) { line in
-            var row = RowBuilder(line.baseAddress!)
+        let needed = used + bound + 1
+        if needed > storage.count {
+            storage.append(contentsOf: repeatElement(0, count: max(needed, 2 * storage.count, 4096) - storage.count))
+        }
+        let start = used
+        used += storage.withUnsafeMutableBytes { room in
+            var row = RowBuilder(room.baseAddress! + start)
             body(&row)
             invariant(row.count < bound + 1, "a report row longer than its bound")
             row.put(0x0A)
-            bytes.append(contentsOf: UnsafeRawBufferPointer(start: line.baseAddress, count: row.count))
+            return row.count
         }
     }
 }
