@@ -15,14 +15,20 @@
 
 typedef struct headcount_isal_api {
     int loaded;
+    /// Whether the CPU has AVX, and so VZEROUPPER (`headcount_isal_clear_upper_vectors`).
+    int avx;
     void (*init)(struct inflate_state *);
     void (*reset)(struct inflate_state *);
     int (*inflate)(struct inflate_state *);
 } headcount_isal_api;
 
 static inline headcount_isal_api *headcount_isal_api_get(void) {
-    static headcount_isal_api api = {0, 0, 0, 0};
+    static headcount_isal_api api = {0, 0, 0, 0, 0};
     if (api.loaded == 0) {
+#if defined(__x86_64__)
+        __builtin_cpu_init();
+        api.avx = __builtin_cpu_supports("avx") ? 1 : 0;
+#endif
         void *lib = dlopen("libisal.so.2", RTLD_NOW | RTLD_LOCAL);
         if (!lib) lib = dlopen("libisal.so", RTLD_NOW | RTLD_LOCAL);
         if (lib) {
@@ -33,6 +39,19 @@ static inline headcount_isal_api *headcount_isal_api_get(void) {
         api.loaded = (api.init && api.reset && api.inflate) ? 1 : -1;
     }
     return &api;
+}
+
+/* ISA-L's AVX-512 code returns with the upper halves of the vector registers in use. Every
+   later SSE instruction of the Swift code on that thread then pays Intel's penalty for mixing
+   the two encodings, and so does every thread it starts afterwards, which begins with a copy
+   of its registers: the main thread inflates each file's header before starting the file's
+   threads, and M-global's memberships scanner (where ISA-L never ran) took 1.45 s of CPU for
+   10M rows instead of 0.25 (BENCHMARKS.md, thirtieth session). VZEROUPPER clears them; it is
+   an AVX instruction, so only where the CPU has AVX (read once, with the library). */
+static inline void headcount_isal_clear_upper_vectors(void) {
+#if defined(__x86_64__)
+    if (headcount_isal_api_get()->avx) __asm__ volatile("vzeroupper");
+#endif
 }
 
 /// 1 when ISA-L was found at build time and loads now.
@@ -65,6 +84,7 @@ static inline int headcount_isal_step(void *state, const uint8_t *in, uint32_t i
     s->next_out = out;
     s->avail_out = out_len;
     int rc = headcount_isal_api_get()->inflate(s);
+    headcount_isal_clear_upper_vectors();
     *consumed = in_len - s->avail_in;
     *produced = out_len - s->avail_out;
     *finished = s->block_state == ISAL_BLOCK_FINISH;
